@@ -1,0 +1,35 @@
+# make report: install everything, then build the write-up (build/report.pdf, build/report.html).
+# make test:   install everything, then run the test suite (what CI runs).
+PY ?= python3
+# CPU wheel of torch on the project's machines; any torch >= 2.2 works, an installed one is kept.
+TORCH ?= torch==2.13.0
+APT_PACKAGES = texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk \
+               chromium poppler-utils
+
+.PHONY: deps sysdeps report test bench lint
+
+deps:
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -r requirements.txt
+
+# TeX Live (PDF), Chromium (HTML tests) and poppler (pdftotext) from Debian, where apt-get works.
+sysdeps:
+	@if command -v latexmk >/dev/null && command -v chromium >/dev/null && command -v pdftotext >/dev/null; then \
+	  echo "system packages present"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	else \
+	  echo "cannot install $(APT_PACKAGES): install them by hand (tests needing them are skipped)"; \
+	fi
+
+report: deps sysdeps
+	$(PY) build.py
+
+test: deps sysdeps
+	$(PY) -m pytest -q
+
+bench: deps
+	$(PY) benchmarks/bench_derivations.py
+
+lint:
+	$(PY) -m ruff check .

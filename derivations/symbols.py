@@ -1,0 +1,30 @@
+"""Shared notation: every symbol used in more than one derivation, with its assumptions.
+
+Names follow the problem set (../shared/problem-set/ps2.md) and are the ones the write-up uses.
+`UNIT_INTERVAL` lists the symbols that lie strictly inside (0, 1), a bound SymPy's assumptions
+cannot express; the substitution checker draws their values from (0, 1).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+# Q1 dropout: drop probability p in (0, 1); keep probability 1 - p.
+p = sp.Symbol("p", positive=True)
+# Sizes: batch / examples N, features D, time step t.
+N = sp.Symbol("N", integer=True, positive=True)
+D = sp.Symbol("D", integer=True, positive=True)
+t = sp.Symbol("t", integer=True, positive=True)
+# Index variables for index notation.
+i, j, k, l = sp.symbols("i j k l", integer=True, positive=True)
+# Normalisation: epsilon > 0 (numerical stability), variance sigma^2 >= 0.
+eps = sp.Symbol("epsilon", positive=True)
+# Optimisers: decay rates beta, beta_1, beta_2 in (0, 1); learning rate eta > 0; lambdas >= 0.
+beta = sp.Symbol("beta", positive=True)
+beta1 = sp.Symbol("beta_1", positive=True)
+beta2 = sp.Symbol("beta_2", positive=True)
+eta = sp.Symbol("eta", positive=True)
+lambda_l2 = sp.Symbol("lambda_{ell_2}", nonnegative=True)
+lambda_wd = sp.Symbol("lambda_{wd}", nonnegative=True)
+
+UNIT_INTERVAL = frozenset({p, beta, beta1, beta2})

@@ -1,0 +1,1 @@
+"""Numeric checks against PyTorch, from-scratch layers, and the experiments on real data."""
