@@ -1,0 +1,122 @@
+"""Q3B: LayerNorm from scratch, forward and closed-form backward (no autograd inside).
+
+cs231n-style contract on an (N, D) batch, normalising each example over its D features, with
+per-feature gamma and beta of length D (as ``torch.nn.LayerNorm(D)``):
+
+    out, cache = layernorm_forward(x, gamma, beta, eps=1e-5)
+    dx, dgamma, dbeta = layernorm_backward(dout, cache)
+
+The backward is the Q3A result (`derivations.q3_layernorm`): with h = gamma * dY (gamma stays
+inside the feature sums, unlike BatchNorm), rstd_i = (sigma_i^2 + eps)^(-1/2),
+dX_i = (rstd_i / D) * (D h_i - sum_j h_ij - xhat_i * sum_j h_ij xhat_ij); dgamma = sum_i dY * xhat,
+dbeta = sum_i dY. `LayerNorm` wraps it as an ``nn.Module`` over the last dimension of (..., D)
+inputs, matching ``torch.nn.LayerNorm(D)``. NumPy in gives NumPy out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from numeric._norm_common import (
+    as_tensor,
+    check_eps,
+    check_finite_stats,
+    check_matrix,
+    check_same_shape,
+    check_vector,
+    restore,
+)
+
+
+@dataclass(frozen=True)
+class LayerNormCache:
+    """What the backward pass needs: xhat (N, D), per-example rstd (N,), gamma (D,)."""
+
+    xhat: torch.Tensor
+    rstd: torch.Tensor
+    gamma: torch.Tensor
+    numpy_in: bool
+
+
+def layernorm_forward(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> tuple[Any, LayerNormCache]:
+    """LayerNorm of each row of x: (N, D) with gamma, beta: (D,). Returns out (N, D) and the cache."""
+    x, numpy_in = as_tensor("x", x)
+    gamma, _ = as_tensor("gamma", gamma)
+    beta, _ = as_tensor("beta", beta)
+    _, d = check_matrix("x", x)
+    check_vector("gamma", gamma, d, x)
+    check_vector("beta", beta, d, x)
+    eps = check_eps(eps)
+    with torch.no_grad():
+        # Two-pass statistics over the contiguous last dim: mean, then the norm of x - mean
+        # (exact for large offsets, and no temporary beyond xhat itself).
+        mean = x.mean(1, keepdim=True)
+        xhat = x - mean
+        var = torch.linalg.vector_norm(xhat, dim=1, keepdim=True).square_().div_(d)
+        check_finite_stats("x", mean, var)
+        rstd = var.add_(eps).rsqrt_()
+        xhat.mul_(rstd)
+        out = torch.addcmul(beta, xhat, gamma)
+    return restore(numpy_in, out)[0], LayerNormCache(xhat, rstd, gamma.detach(), numpy_in)
+
+
+def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]:
+    """Closed-form LayerNorm backward. dout: (N, D). Returns dx (N, D), dgamma (D,), dbeta (D,)."""
+    if not isinstance(cache, LayerNormCache):
+        raise TypeError(f"cache must be the LayerNormCache from layernorm_forward, got {type(cache).__name__}")
+    dout, _ = as_tensor("dout", dout)
+    xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
+    check_same_shape("dout", dout, xhat.shape, xhat)
+    d = xhat.shape[1]
+    with torch.no_grad():
+        dbeta = dout.sum(0)
+        check_finite_stats("dout", dbeta)
+        dx = torch.mul(dout, xhat)  # dY * xhat, held in dx's buffer until the sums are taken
+        dgamma = dx.sum(0)
+        # Row sums of h = gamma * dY and of h * xhat are matrix-vector products with gamma.
+        s1 = torch.mv(dout, gamma).unsqueeze_(1).mul_(-1.0 / d)
+        s2 = torch.mv(dx, gamma).unsqueeze_(1).mul_(-1.0 / d)
+        torch.addcmul(s1, dout, gamma, out=dx).addcmul_(xhat, s2).mul_(rstd)
+    return restore(cache.numpy_in, dx, dgamma, dbeta)
+
+
+class LayerNormFunction(torch.autograd.Function):
+    """LayerNorm over the rows of a 2-D input as an autograd op whose backward is `layernorm_backward`."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> torch.Tensor:
+        out, ctx.cache = layernorm_forward(x, gamma, beta, eps)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, dout: torch.Tensor) -> Any:
+        dx, dgamma, dbeta = layernorm_backward(dout.contiguous(), ctx.cache)
+        return dx, dgamma, dbeta, None
+
+
+class LayerNorm(nn.Module):
+    """``torch.nn.LayerNorm(normalized_shape)`` for an int shape D: normalise the last dimension."""
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-5, device: Any = None,
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, bool) or not isinstance(normalized_shape, int) or normalized_shape < 1:
+            raise ValueError(f"normalized_shape must be a positive int, got {normalized_shape!r}")
+        self.normalized_shape, self.eps = normalized_shape, check_eps(eps)
+        self.weight = nn.Parameter(torch.ones(normalized_shape, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(normalized_shape, device=device, dtype=dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() < 1 or x.shape[-1] != self.normalized_shape:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a tensor of shape (..., {self.normalized_shape}), got {shape}")
+        flat = x.reshape(-1, self.normalized_shape).contiguous()
+        out = LayerNormFunction.apply(flat, self.weight, self.bias, self.eps)
+        return out.reshape(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"({self.normalized_shape},), eps={self.eps}"
