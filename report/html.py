@@ -1,0 +1,89 @@
+"""The HTML output: autoescaped Jinja environment for ``*.html.j2``, prose with MathML math, and
+figures inlined as SVG so the page is one self-contained file that works offline.
+
+Filters: ``prose`` (text escaped, ``$...$``/``$$...$$`` to MathML), ``mathi``/``mathd`` (SymPy's
+LaTeX to inline/block MathML), ``tt`` (``<code>``). Everything else is escaped by autoescape.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from report.mathml import to_mathml
+from report.prose import segments
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def prose(value: Any) -> Markup:
+    """Prose: text escaped, paragraphs split on blank lines, math as MathML."""
+    out: list[str] = []
+    for kind, body in segments(str(value)):
+        if kind == "text":
+            out.append(str(escape(body)))
+        elif kind == "inline":
+            out.append(to_mathml(body))
+        elif kind == "display":
+            out.append(to_mathml(body, display=True))
+        else:
+            out.append("<br><br>")
+    return Markup("".join(out))
+
+
+def mathi(tex: str) -> Markup:
+    return to_mathml(str(tex))
+
+
+def mathd(tex: str) -> Markup:
+    return to_mathml(str(tex), display=True)
+
+
+def tt(value: Any) -> Markup:
+    return Markup(f"<code>{escape(str(value))}</code>")
+
+
+_SVG_PROLOG = re.compile(r"^.*?(?=<svg\b)", re.S)
+_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.S | re.I)
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def inline_svg(path: Path, prefix: str) -> Markup | None:
+    """The SVG file at ``path`` as markup to inline: XML prolog and scripts dropped, every id
+    prefixed with ``prefix`` (several matplotlib figures on one page must not share ids).
+    None when the file is missing or holds no ``<svg>``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if "<svg" not in text:
+        return None
+    text = _SCRIPT.sub("", _SVG_PROLOG.sub("", text, count=1))
+    ids = set(_ID.findall(text))
+    for old in sorted(ids, key=len, reverse=True):
+        new = f"{prefix}-{old}"
+        text = text.replace(f'id="{old}"', f'id="{new}"')
+        text = text.replace(f"url(#{old})", f"url(#{new})").replace(f'href="#{old}"', f'href="#{new}"')
+    return Markup(text)
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja environment for ``*.html.j2`` (one place configures it)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(prose=prose, mathi=mathi, mathd=mathd, tt=tt)
+    return env
+
+
+def render(view: dict[str, Any], template: str = "report.html.j2") -> str:
+    """The report as one HTML page for ``view`` (see `report.view.report_view`)."""
+    return environment().get_template(template).render(**view)

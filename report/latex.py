@@ -1,0 +1,164 @@
+"""The LaTeX output: escaping, prose with math, and the Jinja environment for ``*.tex.j2``.
+
+Templates use LaTeX-safe delimiters: ``\\VAR{x}`` for values, ``\\BLOCK{for ...}`` for statements,
+``\\#{...}`` for comments. Every inserted value is escaped unless a filter has marked it as
+LaTeX already (`TeX`): ``prose`` (text escaped, math kept), ``mathd``/``mathi`` (SymPy's LaTeX),
+``tt`` (monospace with break points). So a corpus word like ``antony's`` or a string with
+``& % _ # $ { } ~ ^ \\`` prints as written and never breaks the compile.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from report.prose import segments
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class TeX(Markup):
+    """A string that is LaTeX already: templates insert it unescaped.
+
+    It subclasses `markupsafe.Markup` because the environment runs with Jinja's autoescape on, so
+    that macro output is marked safe; every other value goes through `_finalize` (LaTeX escaping)
+    before autoescape sees it. Build TeX from plain ``str`` operations, never with ``TeX + str``.
+    """
+
+
+_ASCII = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': r"\textquotedbl{}",
+    "`": "`{}",  # TS1's grave accent is a bitmap font in this TeX setup
+    "'": "'{}",  # an apostrophe, but no '' ligature
+    "-": "-{}",  # no -- or --- ligatures: text prints as written
+    "\n": " ",
+    "\t": " ",
+    "\r": " ",
+}
+_UNICODE = {  # beyond Latin-1, the characters a write-up plausibly holds
+    "ℓ": r"\ensuremath{\ell}", "→": r"\ensuremath{\to}", "←": r"\ensuremath{\leftarrow}",
+    "≤": r"\ensuremath{\le}", "≥": r"\ensuremath{\ge}", "≈": r"\ensuremath{\approx}",
+    "≠": r"\ensuremath{\ne}", "±": r"\ensuremath{\pm}", "×": r"\ensuremath{\times}",
+    "·": r"\ensuremath{\cdot}", "−": r"\ensuremath{-}", "∞": r"\ensuremath{\infty}",
+    "√": r"\ensuremath{\surd}", "∑": r"\ensuremath{\sum}", "∂": r"\ensuremath{\partial}",
+    "‖": r"\ensuremath{\|}", "✓": r"\ensuremath{\checkmark}", "✗": r"\ensuremath{\times}",
+    "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
+    "\u00a0": "~",
+}
+_GREEK = {unicodedata.lookup(f"GREEK SMALL LETTER {n.upper().replace('LAMBDA', 'LAMDA')}"): rf"\ensuremath{{\{n}}}" for n in (
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
+    "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega")}
+
+
+def _char(c: str) -> str:
+    if c in _ASCII:
+        return _ASCII[c]
+    if c.isascii():
+        return c if c.isprintable() else " "
+    if c in _UNICODE:
+        return _UNICODE[c]
+    if c in _GREEK:
+        return _GREEK[c]
+    if 0xA0 < ord(c) <= 0x17F and unicodedata.category(c).startswith("L"):
+        return c  # Latin-1 and Latin Extended-A letters: inputenc (utf8) sets these up
+    base = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode()
+    if base and base.isalnum():
+        return base
+    return rf"\texttt{{[U+{ord(c):04X}]}}"  # visible, never a compile error
+
+
+def escape(value: Any) -> TeX:
+    """``value`` as LaTeX text that prints exactly as written."""
+    return TeX("".join(_char(c) for c in str(value)))
+
+
+def math(tex: str) -> TeX:
+    """LaTeX math source (SymPy's printer output) inserted as is, inside a math context."""
+    return TeX(str(tex))
+
+
+def mathi(tex: str) -> TeX:
+    """Inline math."""
+    return TeX(f"${tex}$") if str(tex).strip() else TeX("")
+
+
+def mathd(tex: str) -> TeX:
+    """Display math, scaled down to the line width if wider (``\\fitmath`` in the base template)."""
+    return TeX(f"\\fitmath{{{tex}}}") if str(tex).strip() else TeX("")
+
+
+def prose(value: Any) -> TeX:
+    """Prose: text escaped, ``$...$`` and ``$$...$$`` math kept as LaTeX."""
+    out = []
+    for kind, body in segments(str(value)):
+        if kind == "text":
+            out.append(escape(body))
+        elif kind == "inline":
+            out.append(f"${body}$")
+        elif kind == "display":
+            out.append(f"\n\\begin{{center}}{mathd(body)}\\end{{center}}\n")
+        else:
+            out.append("\n\n")
+    return TeX("".join(out))
+
+
+_BREAK_AFTER = re.compile(r"(\\textbackslash\{\}|[-+*/,=;:)\]]|-\{\})")
+
+
+def tt(value: Any) -> TeX:
+    """Monospace verbatim text (SymPy strings, check names) with line-break opportunities."""
+    body = _BREAK_AFTER.sub(lambda m: m.group(1) + r"\allowbreak{}", escape(value))
+    return TeX(rf"\texttt{{{body}}}")
+
+
+def _finalize(value: Any) -> TeX:
+    if isinstance(value, Markup):  # TeX, or the output of a template macro
+        return value
+    if value is None:
+        return TeX("")
+    return escape(value)
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja environment for ``*.tex.j2`` (one place configures it)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        line_comment_prefix="%#",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=True,  # with finalize: every value is LaTeX-escaped unless it is TeX already
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(math=math, prose=prose, mathi=mathi, mathd=mathd, tt=tt, e=escape, escape=escape)
+    return env
+
+
+def render(view: dict[str, Any], template: str = "report.tex.j2") -> str:
+    """The report's LaTeX source for ``view`` (see `report.view.report_view`)."""
+    return environment().get_template(template).render(**view)

@@ -1,0 +1,83 @@
+"""How values print in the report: numbers, measured errors, and nested answer values.
+
+`tree` turns a JSON value (answers, metrics) into nodes the templates render recursively:
+``{"kind": "scalar", "text": str, "style": "number"|"mono"|"prose"|"literal"}``,
+``{"kind": "list", "entries": [node], "inline": bool, "more": int}`` and
+``{"kind": "dict", "entries": [(key, node)]}``. Strings print verbatim in monospace (SymPy strings as
+given) unless they hold ``$...$`` math, which renders as prose.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from report.prose import has_math
+
+MAX_ITEMS = 200  # longer lists print their first MAX_ITEMS and say how many more results.json holds
+
+
+def number(x: Any, digits: int = 6) -> str:
+    """A number for reading: ints exactly, floats to ``digits`` significant digits."""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return f"{x:.{digits}g}"
+    if isinstance(x, str) and x.lower() in ("inf", "-inf", "nan", "infinity", "-infinity"):
+        return x.lower().replace("infinity", "inf")
+    return str(x)
+
+
+def error(x: Any) -> str:
+    """A measured error or tolerance: 0 as "0", otherwise 3 significant digits in e-notation."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x):
+        return "0" if x == 0 else f"{x:.2e}"
+    return number(x)
+
+
+def as_float(x: Any) -> float:
+    """A check's error as a float (results.json stores infinities as strings)."""
+    if isinstance(x, bool):
+        return float(x)
+    if isinstance(x, (int, float)):
+        return float(x)
+    try:
+        return float(str(x))
+    except ValueError:
+        return math.inf
+
+
+def _scalar(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"kind": "scalar", "text": "null", "style": "literal"}
+    if isinstance(value, (bool, int, float)):
+        return {"kind": "scalar", "text": number(value), "style": "number"}
+    text = str(value)
+    return {"kind": "scalar", "text": text, "style": "prose" if has_math(text) else "mono"}
+
+
+def tree(value: Any, max_items: int = MAX_ITEMS) -> dict[str, Any]:
+    """The node for ``value`` (see the module docstring)."""
+    if isinstance(value, dict):
+        return {"kind": "dict", "entries": [(str(k), tree(v, max_items)) for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        shown = list(value)[:max_items]
+        items = [tree(v, max_items) for v in shown]  # lists of plain scalars print inline, wrapping
+        inline = all(n["kind"] == "scalar" and n["style"] != "prose" for n in items)
+        return {"kind": "list", "entries": items, "inline": inline, "more": len(value) - len(shown)}
+    return _scalar(value)
+
+
+def cell(value: Any) -> dict[str, Any]:
+    """A table cell: numbers formatted, strings as prose (they may hold math), others as JSON."""
+    if isinstance(value, str):
+        return {"text": value, "style": "prose"}
+    if value is None or isinstance(value, (bool, int, float)):
+        return {"text": number(value) if value is not None else "", "style": "number"}
+    return {"text": str(value), "style": "mono"}
