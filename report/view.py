@@ -36,7 +36,7 @@ def _step_view(i: int, step: dict[str, Any]) -> dict[str, Any]:
         "number": i,
         "lhs": lhs,
         "rhs": rhs,
-        "sign": ":=" if step.get("kind") == "definition" else "=",
+        "sign": r"\coloneqq" if step.get("kind") == "definition" else "=",
         "split": len(lhs) + len(rhs) > SPLIT_CHARS,
         "why": step.get("why", ""),
         "method": step.get("method", ""),
