@@ -1,9 +1,157 @@
-"""Placeholder: not implemented yet. Its one check fails, so the build says so."""
+"""Q3C: the BatchNorm/LayerNorm puzzle. For symmetric ``X``, ``LN(X) = BN(X)^T``.
+
+With ``gamma = 1, beta = 0`` Bob reads ``Z = Y^T``: all 256 entries. With arbitrary affine
+parameters ``Z_ij = gamma_j (Y_ji - beta_i) / gamma_i + beta_j``; ``beta`` is Y's column mean,
+the diagonal ``Z_ii = Y_ii`` needs nothing else, and every ``X' = lam X + t`` (with matching
+``gamma'``) reproduces ``Y`` while scaling ``Z_ij - beta_j`` by ``R_ij(lam)``; for ``eps > 0``,
+``R_ij != 1`` off the diagonal unless ``lam^2 = 1`` (``R^2 - 1`` factors), so only the 16 diagonal
+entries are certain; at ``eps = 0`` ``R = 1`` and all 256 are. The numeric side
+(`numeric.q3c_puzzle`) shows that these ``X'`` are the only alternatives (a null space).
+"""
 
 from __future__ import annotations
 
-from derivations.core import Check, Context, Section
+import sympy as sp
+
+from derivations.core import Context, Derivation, Result, Section, Step
+from derivations.symbols import eps
+
+SIZES = (3, 4)  # symmetric sizes at which the matrix identities are checked entry by entry
+
+lam = sp.Symbol("lambda", real=True, nonzero=True)  # scale of the alternative X' = lam X + t
+t_shift = sp.Symbol("t", real=True)
+x = sp.Symbol("x", real=True)
+mu_i, mu_j = sp.symbols("mu_i mu_j", real=True)
+s_i, s_j = sp.symbols("sigma_i sigma_j", positive=True)
+g_i, g_j = sp.symbols("gamma_i gamma_j", real=True, nonzero=True)
+b_i, b_j = sp.symbols("beta_i beta_j", real=True)
+
+
+def symmetric_matrix(n: int) -> sp.Matrix:
+    """An ``n x n`` symmetric matrix of real symbols ``x_ij`` (``i <= j``)."""
+    return sp.Matrix(n, n, lambda a, b: sp.Symbol(f"x_{min(a, b) + 1}{max(a, b) + 1}", real=True))
+
+
+def batchnorm(X: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix, e: sp.Expr = eps) -> sp.Matrix:
+    """Column-wise normalisation (biased variance) then ``gamma_j x + beta_j``; ``gamma, beta: (1, D)``."""
+    n = X.rows
+    mu = [sum(X[:, c]) / n for c in range(X.cols)]
+    var = [sum((X[r, c] - mu[c]) ** 2 for r in range(n)) / n for c in range(X.cols)]
+    return sp.Matrix(n, X.cols, lambda r, c: gamma[c] * (X[r, c] - mu[c]) / sp.sqrt(var[c] + e) + beta[c])
+
+
+def layernorm(X: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix, e: sp.Expr = eps) -> sp.Matrix:
+    """Row-wise normalisation then the same per-column affine map: ``LN(X) = BN(X^T)^T`` before affine."""
+    xhat = batchnorm(X.T, sp.ones(1, X.rows), sp.zeros(1, X.rows), e).T
+    return sp.Matrix(X.rows, X.cols, lambda r, c: gamma[c] * xhat[r, c] + beta[c])
+
+
+def ratio(lam_: sp.Expr = lam, e: sp.Expr = eps) -> sp.Expr:
+    """``R_ij``: the factor by which ``Z_ij - beta_j`` changes under ``X -> lam X + t``."""
+    return sp.sqrt(lam_**2 * s_j**2 + e) * sp.sqrt(s_i**2 + e) / (sp.sqrt(s_j**2 + e) * sp.sqrt(lam_**2 * s_i**2 + e))
+
+
+def gamma_prime(sigma: sp.Expr, gamma: sp.Expr, e: sp.Expr = eps) -> sp.Expr:
+    """The ``gamma'_j`` that makes ``BN(lam X + t)`` equal ``BN(X)`` column by column."""
+    return gamma * sp.sqrt(lam**2 * sigma**2 + e) / (lam * sp.sqrt(sigma**2 + e))
+
+
+def z_from_y(Y: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix) -> sp.Matrix:
+    """``Z_ij = gamma_j (Y_ji - beta_i) / gamma_i + beta_j`` (symmetric X, same affine map in BN and LN)."""
+    n = Y.rows
+    return sp.Matrix(n, n, lambda r, c: gamma[c] * (Y[c, r] - beta[r]) / gamma[r] + beta[c])
+
+
+def unit_derivation() -> Derivation:
+    steps = []
+    for n in SIZES:
+        X, one, zero = symmetric_matrix(n), sp.ones(1, n), sp.zeros(1, n)
+        row_mu = sp.Matrix([sum(X[r, :]) / n for r in range(n)])
+        col_mu = sp.Matrix([sum(X[:, c]) / n for c in range(n)])
+        steps.append(Step(row_mu, col_mu, rf"$X = X^T$: row means $\mu^{{LN}}_i$ are column means $\mu^{{BN}}_i$, $n={n}$"))
+        steps.append(Step(layernorm(X, one, zero), batchnorm(X, one, zero).T,
+                          rf"same statistics, so $Z_{{ij}} = \hat X_{{ji}}^{{BN}} = Y_{{ji}}$ for $\gamma=1,\beta=0$, $n={n}$"))
+    return Derivation(
+        "q3c_unit", "Symmetric X: LayerNorm is the transpose of BatchNorm", steps,
+        Result("Z", sp.MatrixSymbol("Y", 16, 16).T, (sp.MatrixSymbol("Y", 16, 16),)),
+        statement=r"For symmetric $X$ and $\gamma = 1$, $\beta = 0$ (any $\epsilon \ge 0$): $Z = LN(X) = BN(X)^T = Y^T$.",
+        argument=(r"For any $n$: $\mu^{LN}_i = \frac{1}{n}\sum_j X_{ij} = \frac{1}{n}\sum_j X_{ji} = \mu^{BN}_i$ and "
+                  r"likewise $\sigma^{LN}_i = \sigma^{BN}_i$, so $Z_{ij} = (X_{ij} - \mu_i)/\sqrt{\sigma_i^2 + \epsilon} "
+                  r"= (X_{ji} - \mu_i)/\sqrt{\sigma_i^2+\epsilon} = Y_{ji}$. Bob computes $Y^T$: all $n^2$ entries."),
+    )
+
+
+def affine_derivation() -> Derivation:
+    steps = []
+    for n in SIZES:
+        X = symmetric_matrix(n)
+        gam = sp.Matrix(1, n, lambda _, c: sp.Symbol(f"gamma_{c + 1}", real=True, nonzero=True))
+        bet = sp.Matrix(1, n, lambda _, c: sp.Symbol(f"beta_{c + 1}", real=True))
+        Y, Z = batchnorm(X, gam, bet), layernorm(X, gam, bet)
+        from_y = z_from_y(Y, gam, bet)
+        steps.append(Step(Z, from_y, rf"$Z_{{ij}} = \gamma_j \hat X^{{BN}}_{{ji}} + \beta_j$ and "
+                                     rf"$\hat X^{{BN}}_{{ji}} = (Y_{{ji}} - \beta_i)/\gamma_i$, $n={n}$"))
+        steps.append(Step(sp.Matrix([Z[r, r] for r in range(n)]), sp.Matrix([Y[r, r] for r in range(n)]),
+                          rf"on the diagonal the ratio $\gamma_i/\gamma_i$ cancels: $Z_{{ii}} = Y_{{ii}}$, $n={n}$"))
+        steps.append(Step(sp.Matrix([[sum(Y[:, c]) / n for c in range(n)]]), bet,
+                          rf"a normalised column has mean 0, so $\beta_j$ is the column mean of $Y$, $n={n}$"))
+    return Derivation(
+        "q3c_affine", "Arbitrary gamma, beta: Z from Y", steps,
+        Result("Z_ij", g_j * (sp.Symbol("Y_ji") - b_i) / g_i + b_j, (sp.Symbol("Y_ji"), g_i, g_j, b_i, b_j)),
+        statement=(r"$Z_{ij} = \gamma_j (Y_{ji} - \beta_i)/\gamma_i + \beta_j$; $\beta$ is read off $Y$, the diagonal "
+                   r"$Z_{ii} = Y_{ii}$ is known whatever $\gamma$ is, the rest needs the ratios $\gamma_j/\gamma_i$."),
+        argument=(r"For any $n$ the first identity is the transpose relation of the unit case applied to $\hat X$; "
+                  r"column means of $\hat X^{BN}$ vanish for every $\epsilon$, so $\beta_j = \frac{1}{n}\sum_i Y_{ij}$."),
+    )
+
+
+def ambiguity_derivation() -> Derivation:
+    n = 3
+    col = sp.Matrix(sp.symbols(f"c_1:{n + 1}", real=True))
+    mean = sum(col) / n
+    var = sum((v - mean) ** 2 for v in col) / n
+    new = lam * col + t_shift * sp.ones(n, 1)
+    new_mean = sum(new) / n
+    gp = gamma_prime(s_j, g_j)
+    R = ratio()
+    steps = [
+        Step(new_mean, lam * mean + t_shift, r"$X' = \lambda X + t\,\mathbf{1}\mathbf{1}^T$ (symmetric): means map to $\lambda\mu + t$"),
+        Step(sum((v - new_mean) ** 2 for v in new) / n, lam**2 * var, r"and variances to $\lambda^2\sigma^2$ (rows and columns alike)"),
+        Step(gp * (lam * x + t_shift - (lam * mu_j + t_shift)) / sp.sqrt(lam**2 * s_j**2 + eps) + b_j,
+             g_j * (x - mu_j) / sp.sqrt(s_j**2 + eps) + b_j,
+             r"with $\gamma'_j = \gamma_j \sqrt{\lambda^2\sigma_j^2+\epsilon}/(\lambda\sqrt{\sigma_j^2+\epsilon})$, "
+             r"$\beta' = \beta$: $BN(X') = BN(X) = Y$"),
+        Step((gp * (lam * x + t_shift - (lam * mu_i + t_shift)) / sp.sqrt(lam**2 * s_i**2 + eps)),
+             R * g_j * (x - mu_i) / sp.sqrt(s_i**2 + eps),
+             r"but $Z'_{ij} - \beta_j = R_{ij}(\lambda)\,(Z_{ij} - \beta_j)$ with $R_{ij}$ the result below"),
+        Step(R**2 - 1, eps * (lam**2 - 1) * (s_j**2 - s_i**2) / ((s_j**2 + eps) * (lam**2 * s_i**2 + eps)),
+             r"$R_{ij}^2 - 1$ factors: nonzero iff $\epsilon > 0$, $\lambda^2 \neq 1$ and $\sigma_i \neq \sigma_j$"),
+        Step(R.subs(s_i, s_j), 1, r"$i = j$: $R_{ii} = 1$, the diagonal never changes"),
+        Step(R.subs(eps, 0), 1, r"$\epsilon = 0$: $R_{ij} = |\lambda|\sigma_j\sigma_i/(\sigma_j|\lambda|\sigma_i) = 1$: every entry is fixed"),
+        Step(sp.limit(R, lam, 0), sp.sqrt(s_i**2 + eps) / sp.sqrt(s_j**2 + eps),
+             r"$\lambda \to 0$: $R_{ij} \to \sqrt{\sigma_i^2+\epsilon}/\sqrt{\sigma_j^2+\epsilon}$, an $O(1)$ change for every $\epsilon > 0$"),
+        Step((gp / g_j) ** 2 - 1, eps * (1 - lam**2) / (lam**2 * (s_j**2 + eps)),
+             r"if Bob knows $\gamma$ ($\gamma' = \gamma$) and $\epsilon > 0$ then $\lambda^2 = 1$ (and $\lambda > 0$): $X' = X + t$"),
+    ]
+    return Derivation(
+        "q3c_ambiguity", "Alternatives that reproduce Y, and what they change in Z", steps,
+        Result("R_ij", R, (lam, s_i, s_j, eps)),
+        statement=(r"Every $X' = \lambda X + t$ with matching $\gamma'$ gives the same $Y$; $Z'_{ij} - \beta_j = "
+                   r"R_{ij}(\lambda)(Z_{ij} - \beta_j)$, with $R_{ij} \ne 1$ off the diagonal when $\epsilon > 0$, $\lambda^2 \ne 1$."),
+        argument=(r"The statistics steps are shown for a column of length 3; they are linear in the entries, so hold "
+                  r"for any length. The remaining steps are scalar identities in $\sigma_i, \sigma_j, \lambda, \epsilon$."),
+    )
 
 
 def derive(ctx: Context) -> Section:
-    return Section(checks=[Check("derivations/q3c_puzzle.py: not implemented", False, float("inf"), 0.0, "placeholder")])
+    """The three Q3C derivations and the argument prose (counts come from `numeric.q3c_puzzle`)."""
+    return Section(
+        derivations=[unit_derivation(), affine_derivation(), ambiguity_derivation()],
+        text={"proof": (
+            r"For symmetric $X$ row $i$ equals column $i$, so LayerNorm's row statistics are BatchNorm's column "
+            r"statistics and $\hat X^{LN} = (\hat X^{BN})^T$ for every $\epsilon$. With $\gamma = 1$, $\beta = 0$ "
+            r"this is $Z = Y^T$. With an affine map, $Z_{ij} = \gamma_j (Y_{ji} - \beta_i)/\gamma_i + \beta_j$: "
+            r"Bob reads $\beta$ off $Y$ (column means) and the diagonal $Z_{ii} = Y_{ii}$, but the ratios "
+            r"$\gamma_j/\gamma_i$ are not determined when $\epsilon > 0$, because $X' = \lambda X + t$ with a "
+            r"rescaled $\gamma'$ reproduces $Y$ exactly and moves every off-diagonal entry of $Z$.")},
+    )
