@@ -1,9 +1,137 @@
-"""Placeholder: not implemented yet. Its one check fails, so the build says so."""
+"""Q4C.1: Adam's bias correction 1/(1 - beta^t), derived; `derive` returns all of Q4C.
+
+The moment estimate ``m_t = beta m_{t-1} + (1 - beta) g_t`` with ``m_0 = 0`` unrolls to
+``m_t = (1 - beta) sum_{i<=t} beta^{t-i} g_i``: an average whose weights sum to ``1 - beta^t``, the
+missing ``beta^t`` sitting on the zero "measurement" ``m_0``. For stationary gradients
+(``E g_i = mu``), ``E m_t = mu (1 - beta^t)``, so ``m_t / (1 - beta^t)`` is unbiased; the same holds for
+``v_t`` with ``g_i^2`` and ``beta_2``. When the moments drift, ``E m_t = E g_t (1 - beta^t) + zeta`` with
+``zeta = (1 - beta) sum_i beta^{t-i} (E g_i - E g_t)``, small when the old gradients carry little weight.
+SymPy evaluates the geometric sums under ``0 < beta < 1`` (`geometric_sum`; without the bound it
+returns a Piecewise for ``beta = 1``). Q4C.2 and Q4C.3 are in `derivations.q4c_l2_coupling` and
+`derivations.q4c_adamw`; `derive` merges the three.
+"""
 
 from __future__ import annotations
 
-from derivations.core import Check, Context, Section
+import sympy as sp
+
+from derivations.core import Context, Derivation, Result, Section, Step
+from derivations.symbols import beta, beta2, i, t
+
+g = sp.Function("g")  # the measured quantity at step i: g_i for m, g_i^2 for v
+Eg = sp.Function("E_g")  # its expectation at step i (non-stationary case)
+mu = sp.Symbol("mu", real=True)  # stationary mean E g_i
+s2 = sp.Symbol("sigma^2", positive=True)  # stationary second moment E g_i^2
+c = sp.Symbol("c", positive=True)  # the unknown correction factor
+TEX_NAMES = {s2: r"E[g^2]", mu: r"\mu"}
+
+
+def geometric_sum(base: sp.Symbol, upper: sp.Expr = t) -> tuple[sp.Expr, sp.Expr]:
+    """``sum_{i=1}^{upper} base^(upper - i)``: SymPy's Piecewise, and its value for ``0 < base < 1``."""
+    piecewise = sp.Sum(base ** (upper - i), (i, 1, upper)).doit()
+    refined = sp.refine(piecewise, sp.Q.positive(base) & sp.Q.lt(base, 1))
+    return piecewise, sp.simplify(refined)
+
+
+def ema_unrolled(b: sp.Symbol, upper: sp.Expr, f: sp.Function = g) -> sp.Expr:
+    """``(1 - b) sum_{i=1}^{upper} b^(upper - i) f(i)``: the EMA after ``upper`` steps from 0."""
+    return (1 - b) * sp.Sum(b ** (upper - i) * f(i), (i, 1, upper))
+
+
+def bias_correction() -> sp.Expr:
+    """The factor ``c`` making ``c E[m_t] = mu`` for every stationary mean: solved, not typed."""
+    _, closed = geometric_sum(beta)
+    (sol,) = sp.solve(sp.Eq(c * mu * (1 - beta) * closed, mu), c)
+    return 1 / sp.expand(1 / sol)  # printed as 1/(1 - beta**t)
+
+
+def _bias_derivation() -> Derivation:
+    pw, closed = geometric_sum(beta)
+    _, closed2 = geometric_sum(beta2)
+    corr = bias_correction()
+    recursion = beta * ema_unrolled(beta, t - 1) + (1 - beta) * g(t)
+    steps = [
+        Step(recursion, ema_unrolled(beta, t),
+             r"induction: $\beta m_{t-1} + (1-\beta) g_t$ with $m_{t-1}$ unrolled is $m_t$ unrolled (exact at random $t$, $\beta$)",
+             method="substitution"),
+        Step((1 - beta) * g(1), ema_unrolled(beta, 1).doit(), r"base case: $m_1 = \beta \cdot 0 + (1-\beta) g_1$"),
+        Step(sp.Sum(beta ** (t - i), (i, 1, t)), pw,
+             r"the geometric sum; without a bound on $\beta$ SymPy keeps the case $\beta = 1$"),
+        Step(sp.refine(pw, sp.Q.positive(beta) & sp.Q.lt(beta, 1)), (1 - beta**t) / (1 - beta),
+             r"with $0 < \beta < 1$: $\sum_{i=1}^t \beta^{t-i} = (1-\beta^t)/(1-\beta)$"),
+        Step((1 - beta) * closed + beta**t, 1,
+             r"the weights on $g_1..g_t$ sum to $1-\beta^t$; the rest, $\beta^t$, sits on the zero start $m_0$"),
+        Step(ema_unrolled(beta, t, lambda k: mu), mu * (1 - beta) * sp.Sum(beta ** (t - i), (i, 1, t)),
+             r"stationary $E[g_i] = \mu$, linearity of $E$ over the finite sum", kind="expectation"),
+        Step(mu * (1 - beta) * closed, mu * (1 - beta**t),
+             r"geometric sum ($0<\beta<1$): $E[m_t] = \mu (1 - \beta^t)$, biased towards 0", kind="expectation"),
+        Step(corr, 1 / (1 - beta**t), r"the factor $c$ with $c\, E[m_t] = \mu$ for every $\mu$ (solved)", kind="expectation"),
+        Step(corr * mu * (1 - beta**t), mu, r"$\hat m_t = m_t / (1-\beta^t)$ is unbiased at every $t$", kind="expectation"),
+        Step(ema_unrolled(beta2, t, lambda k: s2), s2 * (1 - beta2) * sp.Sum(beta2 ** (t - i), (i, 1, t)),
+             r"the same for $v_t$, averaging $g_i^2$ with $E[g_i^2] = \sigma^2$ and $\beta_2$", kind="expectation"),
+        Step(s2 * (1 - beta2) * closed2, s2 * (1 - beta2**t), r"$E[v_t] = \sigma^2(1-\beta_2^t)$", kind="expectation"),
+        Step(s2 * (1 - beta2**t) * corr.subs(beta, beta2), s2, r"$\hat v_t = v_t/(1-\beta_2^t)$ is unbiased",
+             kind="expectation"),
+    ]
+    return Derivation(
+        "q4c_bias_correction", "Adam's bias correction", steps, Result("bias_correction", corr, (beta, t)),
+        statement=r"With $m_0 = 0$ and stationary gradients, $E[m_t] = (1-\beta_1^t) E[g]$ and $E[v_t] = (1-\beta_2^t) E[g^2]$; dividing by $1-\beta^t$ removes the weight of the zero initialisation.",
+        argument="The unrolling is checked exactly at random integer t and rational beta and proved for all t by the induction step shown; expectations pass through the finite sum by linearity.",
+    )
+
+
+def zeta() -> sp.Expr:
+    """The non-stationarity term ``(1 - beta) sum_i beta^(t-i) (E g_i - E g_t)``."""
+    return (1 - beta) * sp.Sum(beta ** (t - i) * (Eg(i) - Eg(t)), (i, 1, t))
+
+
+def _nonstationary_derivation() -> Derivation:
+    _, closed = geometric_sum(beta)
+    steps = [
+        Step(ema_unrolled(beta, t, Eg), Eg(t) * (1 - beta) * sp.Sum(beta ** (t - i), (i, 1, t)) + zeta(),
+             r"add and subtract $E[g_t]$ in every term", kind="expectation"),
+        Step(Eg(t) * (1 - beta) * closed + zeta(), Eg(t) * (1 - beta**t) + zeta(),
+             r"geometric sum: $E[m_t] = E[g_t](1-\beta^t) + \zeta$", kind="expectation"),
+        Step((Eg(t) * (1 - beta**t) + zeta()) * bias_correction(), Eg(t) + zeta() / (1 - beta**t),
+             r"after the correction: $E[\hat m_t] = E[g_t] + \zeta/(1-\beta^t)$", kind="expectation"),
+        Step(zeta().subs(Eg(i), mu).subs(Eg(t), mu), 0, r"stationary moments: $\zeta = 0$", kind="expectation"),
+    ]
+    return Derivation(
+        "q4c_nonstationary", "Non-stationary moments: the zeta term", steps,
+        Result("zeta", zeta(), (beta, t)),
+        statement=r"$E[m_t] = E[g_t](1-\beta^t) + \zeta$, $\zeta = (1-\beta)\sum_{i=1}^t \beta^{t-i}(E[g_i] - E[g_t])$; the correction leaves $\zeta/(1-\beta^t)$, small when $\beta$ gives little weight to the distant past where the moments differ.",
+    )
+
+
+def bias_section() -> Section:
+    """Q4C.1 alone: both derivations, the ``bias_correction`` answer and prose."""
+    corr = bias_correction()
+    pw, closed = geometric_sum(beta)
+    text = {
+        "bias_correction": (
+            r"Unrolling $m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t$ from $m_0 = 0$ gives $m_t = (1-\beta_1)\sum_{i=1}^t \beta_1^{t-i} g_i$. "
+            f"The weights sum to $(1-\\beta_1) \\cdot {sp.latex(closed.subs(beta, sp.Symbol('beta_1')))} = 1 - \\beta_1^t$: following the hint, the "
+            r"initial zero is a measurement that keeps weight $\beta_1^t$. For stationary gradients $E[m_t] = (1-\beta_1^t) E[g_t]$ "
+            r"and likewise $E[v_t] = (1-\beta_2^t) E[g_t^2]$, so both estimates are biased towards zero early on (for $\beta_2 = 0.999$ "
+            f"for thousands of steps). Dividing by $1-\\beta^t$, i.e. multiplying by ${sp.latex(corr)}$, removes the zero's weight "
+            r"and gives unbiased $\hat m_t$, $\hat v_t$ at every $t$."
+        ),
+        "nonstationary": (
+            r"If the moments drift, $E[m_t] = E[g_t](1-\beta^t) + \zeta$ with $\zeta = (1-\beta)\sum_i \beta^{t-i}(E[g_i] - E[g_t])$: "
+            r"the correction still removes the initialisation bias, and $\zeta$ is small when $\beta$ puts little weight on the "
+            "distant past (the Adam paper's argument)."
+        ),
+    }
+    return Section(
+        answers={"bias_correction": sp.sstr(corr), "expected_m_t": sp.sstr(mu * (1 - beta**t)),
+                 "geometric_sum_unbounded_beta": sp.sstr(pw)},
+        derivations=[_bias_derivation(), _nonstationary_derivation()],
+        text=text,
+    )
 
 
 def derive(ctx: Context) -> Section:
-    return Section(checks=[Check("derivations/q4c_adam.py: not implemented", False, float("inf"), 0.0, "placeholder")])
+    """All of Q4C: bias correction (here), l2 coupling (Q4C.2), AdamW (Q4C.3)."""
+    from derivations import q4c_adamw, q4c_l2_coupling
+
+    return bias_section().merge(q4c_l2_coupling.derive(ctx)).merge(q4c_adamw.derive(ctx))
