@@ -129,6 +129,17 @@ def tt(value: Any) -> TeX:
     return TeX(rf"\texttt{{{body}}}")
 
 
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
+
+
+def path(value: Any) -> TeX:
+    """A relative file path for ``\\includegraphics``: inserted as is, so only plain characters."""
+    text = str(value)
+    if not _SAFE_PATH.match(text) or text.startswith("/") or ".." in text.split("/"):
+        raise ValueError(f"path {text!r} is not a plain relative path")
+    return TeX(text)
+
+
 def _finalize(value: Any) -> TeX:
     if isinstance(value, Markup):  # TeX, or the output of a template macro
         return value
@@ -155,7 +166,7 @@ def environment() -> jinja2.Environment:
         finalize=_finalize,
         keep_trailing_newline=True,
     )
-    env.filters.update(math=math, prose=prose, mathi=mathi, mathd=mathd, tt=tt, e=escape, escape=escape)
+    env.filters.update(path=path, math=math, prose=prose, mathi=mathi, mathd=mathd, tt=tt, e=escape, escape=escape)
     return env
 
 

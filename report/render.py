@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,6 @@ from report import compile as texcompile
 from report import html, latex, mathml
 from report.files import write_text_atomic
 from report.view import report_view
-
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")  # what \includegraphics takes without quoting
 
 
 @dataclass
@@ -38,7 +35,9 @@ class Rendered:
 
 def _figure_path(out: Path, rel: str) -> Path | None:
     """``rel`` resolved under ``out`` if it is a plain relative path to an existing file."""
-    if not rel or not _SAFE_PATH.match(rel) or rel.startswith("/") or ".." in Path(rel).parts:
+    try:
+        latex.path(rel)
+    except ValueError:
         return None
     path = out / rel
     return path if path.is_file() else None

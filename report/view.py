@@ -108,7 +108,8 @@ def _checks_view(section: dict[str, Any], derivs: list[dict[str, Any]]) -> list[
 
 def _figures_view(figures: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {"name": str(k), "pdf": f.get("pdf", ""), "svg": f.get("svg", ""), "caption": f.get("caption", "")}
+        {"name": str(k), "pdf": f.get("pdf", ""), "svg": f.get("svg", ""), "caption": f.get("caption", ""),
+         "pdf_ok": False, "svg_markup": None}  # the renderer fills these in once it has found the files
         for k, f in figures.items()
     ]
 

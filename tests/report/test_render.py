@@ -1,0 +1,147 @@
+"""The view of results.json and both renderings (no TeX or browser needed): order, counts,
+failures shown as failed, hostile strings escaped, math converted, figures inlined."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from report import html, latex, mathml, values
+from report.prose import segments
+from report.render import render
+from report.view import heading, report_view
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a $x$ b", [("text", "a "), ("inline", "x"), ("text", " b")]),
+        ("$$y$$", [("display", "y")]),
+        ("costs \\$5", [("text", "costs $5")]),
+        ("a stray $ sign", [("text", "a stray $ sign")]),
+        ("p1\n\np2", [("text", "p1"), ("par", ""), ("text", "p2")]),
+        ("$a\n\nb$", [("text", "$a"), ("par", ""), ("text", "b$")]),  # math never spans paragraphs
+        ("x $a $$b$$", [("text", "x $a "), ("display", "b")]),
+        ("$$ $$", [("text", "$$ $$")]),
+    ],
+)
+def test_prose_segments(text, expected):
+    assert segments(text) == expected
+
+
+def test_prose_rejects_non_strings():
+    with pytest.raises(TypeError, match="prose"):
+        segments(3)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3, "3"), (0.1 + 0.2, "0.3"), (1e-12, "1e-12"), (True, "true"), (float("inf"), "inf"), ("inf", "inf")],
+)
+def test_numbers_print_for_reading(value, text):
+    assert values.number(value) == text
+
+
+def test_errors_print_zero_exactly_and_others_in_e_notation():
+    assert (values.error(0.0), values.error(3.2e-7), values.error("inf")) == ("0", "3.20e-07", "inf")
+
+
+def test_value_tree_keeps_order_and_kinds():
+    node = values.tree({"b": "p*(1 - p)", "a": [1, 2], "c": {"d": "$x$"}, "e": None})
+    assert [k for k, _ in node["entries"]] == ["b", "a", "c", "e"]
+    kinds = {k: n for k, n in node["entries"]}
+    assert kinds["b"]["style"] == "mono" and kinds["a"]["inline"]
+    assert kinds["c"]["entries"][0][1]["style"] == "prose" and kinds["e"]["text"] == "null"
+
+
+def test_long_lists_say_how_many_are_left_out():
+    node = values.tree(list(range(values.MAX_ITEMS + 5)))
+    assert len(node["entries"]) == values.MAX_ITEMS and node["more"] == 5
+
+
+def test_view_orders_questions_as_the_problem_set_and_names_the_missing(results):
+    view = report_view(results)
+    assert [q["id"] for q in view["questions"]] == ["q1a", "q2a"]
+    assert view["questions"][0]["heading"] == "Question 1A Dropout equivalence to l2 regularization"
+    assert view["missing"] == ["1B Dropout code: loss vs dropout rate"]
+    assert heading("bonus", "Bonus: semantically meaningful directions") == "Bonus: semantically meaningful directions"
+
+
+def test_view_counts_every_check_and_flags_the_failures(results):
+    view = report_view(results)
+    q1a, q2a = view["questions"]
+    assert (view["n_checks"], view["n_failed"], view["passed"]) == (8, 2, False)
+    assert (q1a["n_failed"], q1a["passed"], q2a["passed"]) == (2, False, True)
+    v = q1a["derivations"][0]["verification"]
+    assert (v["held"], v["total"], v["failed_steps"], v["passed"], v["worst"]) == (3, 4, [3], False, "2.50e-01")
+    assert {m["detail"]: m["count"] for m in v["methods"]} == {
+        "exact: simplify(lhs - rhs) == 0": 3, "exact rational substitution at 8 random points": 1}
+    names = [c["name"] for c in q1a["checks"]]  # step checks are summarised by their derivation, not repeated
+    assert names[0].startswith("dropout_expectation: 4 derivation steps") and len(names) == 3
+    assert [c["passed"] for c in q1a["checks"]] == [False, True, False]
+
+
+def test_view_keeps_text_in_insertion_order(results):
+    keys = [t["key"] for t in report_view(results)["questions"][0]["text"]]
+    assert keys == list(results["q1a"]["text"])
+
+
+def test_latex_source_escapes_every_hostile_string(results, hostile):
+    tex = latex.render(report_view(results))
+    assert latex.escape(hostile) in tex
+    assert "<script>" not in tex and r"\textless{}script\textgreater{}" in tex
+    assert "antony'{}s" in tex
+    assert r"\FAILED" in tex  # the failed step and checks
+    assert r"\fitmath{p^{2} = p}" in tex  # SymPy's LaTeX goes in as math
+
+
+def test_html_escapes_hostile_strings_and_converts_math(fixture_out):
+    done = render(fixture_out / "results.json", pdf=False)
+    page = done.html.read_text(encoding="utf-8")
+    assert "<script" not in page  # the fixture's <script>alert(1)</script> strings are text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<math") > 20 and 'class="tex-error' not in page
+    assert page.count('class="failed"') >= 4
+    assert re.search(r'<(?:img|script|link|iframe)\b[^>]*(?:src|href)="(?:https?:)?//', page) is None
+    assert "Content-Security-Policy" in page
+
+
+def test_html_inlines_figures_with_unique_ids(fixture_out):
+    page = render(fixture_out / "results.json", pdf=False).html.read_text(encoding="utf-8")
+    assert page.count("<svg") == 1 and "<?xml" not in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    refs = set(re.findall(r'url\(#([^)]+)\)', page)) | set(re.findall(r'href="#([^"]+)"', page))
+    assert refs <= set(ids)
+
+
+def test_missing_figure_is_shown_and_noted(fixture_out):
+    done = render(fixture_out / "results.json", pdf=False)
+    assert any("'gone'" in n for n in done.notes)
+    assert "figure file missing" in done.tex.read_text() and "figure file missing" in done.html.read_text()
+
+
+def test_unsafe_figure_paths_are_not_included(fixture_out, results):
+    import json
+
+    results["q1a"]["figures"]["loss"]["pdf"] = "../../etc/passwd"
+    (fixture_out / "results.json").write_text(json.dumps(results))
+    tex = render(fixture_out / "results.json", pdf=False).tex.read_text()
+    assert "includegraphics" not in tex
+
+
+def test_render_rejects_what_is_not_results(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="results_path"):
+        render(tmp_path / "nope.json", pdf=False)
+    (tmp_path / "results.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="results_path"):
+        render(tmp_path / "results.json", pdf=False)
+
+
+def test_math_that_cannot_be_converted_is_shown_as_source_and_noted():
+    before = len(mathml.failures)
+    out = html.prose(r"see $\left( x$ here")  # \left without \right: latex2mathml rejects it
+    assert 'class="tex-error"' in out and r"\left( x" in out
+    assert mathml.failures[before:] == [r"\left( x"]
