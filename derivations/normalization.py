@@ -1,0 +1,246 @@
+"""Shared algebra of Q2A (BatchNorm) and Q3A (LayerNorm): Z-score normalisation and its backward.
+
+Both normalise a group of n numbers x_1..x_n (BatchNorm: a feature's column over the N examples;
+LayerNorm: an example's row over the D features) to xhat_i = (x_i - mu) / s, s = sqrt(sigma^2 + eps).
+With h_i = dL/dxhat_i the upstream gradient on xhat, the result proved here for every n is
+
+    dxhat_i/dx_k = (delta_ik - 1/n - xhat_i xhat_k / n) / s,
+    dL/dx_k      = (n h_k - sum_i h_i - xhat_k sum_i h_i xhat_i) / (n s).
+
+`general_steps` derives this for symbolic n with `sympy.Sum` over `IndexedBase` entries;
+`concrete_derivation` checks the full (N D) x (N D) Jacobian and the gradient of
+L = sum_ij G_ij Y_ij (so dL/dY = G) for a concrete N x D matrix by exact rational substitution.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import sympy as sp
+
+from derivations.core import Derivation, Result, Step
+from derivations.symbols import eps
+
+Axis = Literal[0, 1]  # 0: BatchNorm, statistics over rows (per column); 1: LayerNorm, over columns
+
+m = sp.Symbol("m", integer=True, positive=True)  # summation dummy
+x = sp.IndexedBase("x", real=True)
+h = sp.IndexedBase("h", real=True)
+xh = sp.IndexedBase(r"\hat{x}", real=True)
+s = sp.Symbol("s", positive=True)  # s = sqrt(sigma^2 + eps) > 0
+
+
+def in_range(expr: Any, n: sp.Symbol | tuple[sp.Symbol, ...]) -> Any:
+    """Resolve SymPy's ``Piecewise((f, n >= k), (0, True))`` from a Kronecker sum to ``f``.
+
+    This is the assumption 1 <= k <= n that the index of a differentiated entry lies in its
+    range (n one of the sizes given); any other condition is refused rather than guessed.
+    """
+    sizes = set(n) if isinstance(n, tuple) else {n}
+
+    def first_branch(pw: sp.Piecewise) -> Any:
+        cond = pw.args[0].cond
+        if not (isinstance(cond, (sp.GreaterThan, sp.LessThan)) and cond.free_symbols & sizes):
+            raise ValueError(f"unexpected Piecewise condition {cond}")
+        return pw.args[0].expr
+
+    return expr.replace(lambda z: isinstance(z, sp.Piecewise), first_branch)
+
+
+def evaluate(expr: Any, n: sp.Symbol | tuple[sp.Symbol, ...]) -> Any:
+    """Expand sums by linearity and evaluate them (Kronecker sums, sums of constants) to a fixpoint."""
+    for _ in range(6):
+        new = in_range(sp.expand(expr).doit(), n)
+        if new == expr:
+            break
+        expr = new
+    return expr
+
+
+def group_stats(n: sp.Symbol) -> tuple[Any, Any]:
+    mu = sp.Sum(x[m], (m, 1, n)) / n
+    var = sp.Sum((x[m] - mu) ** 2, (m, 1, n)) / n
+    return mu, var
+
+
+def jacobian_entry(i: Any, k: Any, n: Any, xhat: Any = xh, scale: Any = s) -> Any:
+    """The closed form of d xhat_i / d x_k."""
+    return (sp.KroneckerDelta(i, k) - 1 / n - xhat[i] * xhat[k] / n) / scale
+
+
+def grad_entry(k: Any, n: Any, grad: Any = h, xhat: Any = xh, scale: Any = s, i: Any = m) -> Any:
+    """The closed form of dL/dx_k = sum_i h_i d xhat_i/d x_k."""
+    s1 = sp.Sum(grad[i], (i, 1, n))
+    s2 = sp.Sum(grad[i] * xhat[i], (i, 1, n))
+    return (n * grad[k] - s1 - xhat[k] * s2) / (n * scale)
+
+
+def general_steps(n: sp.Symbol, i: sp.Symbol, k: sp.Symbol) -> list[Step]:
+    """The any-n derivation of the normalisation Jacobian and the input gradient."""
+    mu, var = group_stats(n)
+    sd = sp.sqrt(var + eps)
+    xhat = (x[i] - mu) / sd
+    xhat_k = (x[k] - mu) / sd
+    jac_exact = in_range(sp.diff(xhat, x[k]).doit(), n)
+    jac_closed = (sp.KroneckerDelta(i, k) - 1 / n - xhat * xhat_k / n) / sd
+    return [
+        Step(evaluate(sp.diff(mu, x[k]), n), 1 / n,
+             rf"$\partial \mu / \partial x_k = \frac{{1}}{{{n}}} \sum_m \delta_{{mk}} = \frac{{1}}{{{n}}}$ for $1 \le k \le {n}$"),
+        Step(sp.expand(sp.Sum(x[m] - mu, (m, 1, n))), 0,
+             rf"the centred values sum to zero: $\sum_m (x_m - \mu) = {n}\mu - {n}\mu = 0$"),
+        Step(evaluate(sp.diff(var, x[k]), n), 2 * (x[k] - mu) / n,
+             rf"$\partial \sigma^2 / \partial x_k = \frac{{2}}{{{n}}} \sum_m (x_m - \mu)(\delta_{{mk}} - \frac{{1}}{{{n}}})$; the second sum vanishes",
+             kind="jacobian"),
+        Step(jac_exact, jac_closed,
+             r"quotient rule: $\partial \hat{x}_i / \partial x_k = (\delta_{ik} - \partial\mu/\partial x_k)/s"
+             r" - (x_i - \mu) \, \frac{\partial \sigma^2 / \partial x_k}{2 s^3}$, $s = \sqrt{\sigma^2 + \epsilon}$",
+             kind="jacobian"),
+        Step(evaluate(sp.Sum(h[i] * jacobian_entry(i, k, n), (i, 1, n)), n), evaluate(grad_entry(k, n, i=i), n),
+             r"chain rule $\partial L / \partial x_k = \sum_i h_i \, \partial \hat{x}_i / \partial x_k$, $h_i = \partial L / \partial \hat{x}_i$;"
+             r" the Kronecker delta picks $i = k$"),
+    ]
+
+
+# ---- concrete sizes -------------------------------------------------------------------------
+
+
+def concrete_symbols(n_rows: int, n_cols: int) -> tuple[sp.Matrix, sp.Matrix, list[sp.Symbol], list[sp.Symbol]]:
+    """X, G (n_rows x n_cols) and gamma, beta (n_cols) as real symbols."""
+    X = sp.Matrix(n_rows, n_cols, lambda a, b: sp.Symbol(f"X_{{{a + 1},{b + 1}}}", real=True))
+    G = sp.Matrix(n_rows, n_cols, lambda a, b: sp.Symbol(f"G_{{{a + 1},{b + 1}}}", real=True))
+    gamma = [sp.Symbol(f"gamma_{{{b + 1}}}", real=True) for b in range(n_cols)]
+    beta = [sp.Symbol(f"beta_{{{b + 1}}}", real=True) for b in range(n_cols)]
+    return X, G, gamma, beta
+
+
+def normalise(X: sp.Matrix, axis: Axis) -> tuple[sp.Matrix, list[Any]]:
+    """xhat of X with statistics over ``axis`` (0: each column, BatchNorm; 1: each row, LayerNorm).
+
+    Returns xhat and the per-group scales s_g = sqrt(sigma_g^2 + eps).
+    """
+    M = X if axis == 0 else X.T
+    n = M.shape[0]
+    xhat = sp.zeros(*M.shape)
+    scales = []
+    for g in range(M.shape[1]):
+        col = M[:, g]
+        mu = sum(col) / n
+        sd = sp.sqrt(sum((v - mu) ** 2 for v in col) / n + eps)
+        scales.append(sd)
+        for a in range(n):
+            xhat[a, g] = (col[a] - mu) / sd
+    return (xhat if axis == 0 else xhat.T), scales
+
+
+def closed_form_jacobian(xhat: sp.Matrix, scales: list[Any], axis: Axis) -> sp.Matrix:
+    """d vec(xhat) / d vec(X) (row-major vec) from the closed form: zero across groups."""
+    r, c = xhat.shape
+    n = r if axis == 0 else c
+    J = sp.zeros(r * c, r * c)
+    for a in range(r):
+        for b in range(c):
+            for a2 in range(r):
+                for b2 in range(c):
+                    same_group = b == b2 if axis == 0 else a == a2
+                    if not same_group:
+                        continue
+                    i, k = (a, a2) if axis == 0 else (b, b2)  # positions inside the group
+                    g = b if axis == 0 else a
+                    xi, xk = xhat[a, b], xhat[a2, b2]
+                    J[a * c + b, a2 * c + b2] = (sp.KroneckerDelta(i, k) - sp.Rational(1, n) - xi * xk / n) / scales[g]
+    return J
+
+
+def closed_form_grads(G: sp.Matrix, gamma: list[Any], xhat: sp.Matrix, scales: list[Any], axis: Axis) -> sp.Matrix:
+    """dL/dX from the closed form with h = gamma * G (gamma per column, both norms)."""
+    r, c = G.shape
+    H = sp.Matrix(r, c, lambda a, b: gamma[b] * G[a, b])
+    dX = sp.zeros(r, c)
+    for a in range(r):
+        for b in range(c):
+            if axis == 0:
+                hs, xs, pos, sd = H[:, b], xhat[:, b], a, scales[b]
+            else:
+                hs, xs, pos, sd = H[a, :], xhat[a, :], b, scales[a]
+            n = len(hs)
+            s1 = sum(hs)
+            s2 = sum(hv * xv for hv, xv in zip(hs, xs, strict=True))
+            dX[a, b] = (n * hs[pos] - s1 - xs[pos] * s2) / (n * sd)
+    return dX
+
+
+class Shown(sp.MutableDenseMatrix):
+    """A matrix that is verified entry by entry but prints (LaTeX and str) as a short label.
+
+    The concrete Jacobians have up to 256 entries of nested radicals; printing them would bury
+    the report, so a step shows what the matrix is and the check uses every entry.
+    """
+
+    label = ""
+
+    def _latex(self, printer: Any) -> str:
+        return self.label
+
+    def _sympystr(self, printer: Any) -> str:
+        return self.label
+
+
+def shown(matrix: sp.Matrix, label: str) -> Shown:
+    out = Shown(matrix)
+    out.label = label
+    return out
+
+
+# The closed forms, as printed for the concrete steps (BatchNorm: groups are columns; LayerNorm: rows).
+JACOBIAN_LATEX = {
+    0: r"\delta_{jl} \frac{1}{s_j}\left(\delta_{ik} - \frac{1}{N} - \frac{\hat{X}_{ij}\hat{X}_{kj}}{N}\right)",
+    1: r"\delta_{ik} \frac{1}{s_i}\left(\delta_{jl} - \frac{1}{D} - \frac{\hat{X}_{ij}\hat{X}_{il}}{D}\right)",
+}
+GRAD_LATEX = {
+    0: r"\frac{\gamma_l}{N s_l}\left(N G_{kl} - \sum_i G_{il} - \hat{X}_{kl} \sum_i G_{il}\hat{X}_{il}\right)",
+    1: r"\frac{1}{D s_k}\left(D \gamma_l G_{kl} - \sum_j \gamma_j G_{kj} - \hat{X}_{kl} \sum_j \gamma_j G_{kj}\hat{X}_{kj}\right)",
+}
+
+
+def concrete_derivation(
+    axis: Axis, n_rows: int, n_cols: int, name: str, title: str, gradients: bool = True, points: int = 4
+) -> Derivation:
+    """Exact check at one concrete size: the Jacobian and (``gradients``) dL/dX, dL/dgamma, dL/dbeta."""
+    X, G, gamma, beta = concrete_symbols(n_rows, n_cols)
+    xhat, scales = normalise(X, axis)
+    vx, vxh = list(X), list(xhat)  # row-major
+    size = n_rows * n_cols
+    group = "column (feature)" if axis == 0 else "row (example)"
+    J_closed = shown(closed_form_jacobian(xhat, scales, axis),
+                     rf"\left[{JACOBIAN_LATEX[axis]}\right]_{{{size} \times {size}}}")
+    jac_step = Step(shown(sp.Matrix(vxh).jacobian(vx), r"\frac{\partial \mathrm{vec} \, \hat{X}}{\partial \mathrm{vec} \, X}"),
+                    J_closed,
+                    rf"differentiating the forward pass entry by entry gives the closed form; zero across groups (each {group} is its own group)",
+                    method="substitution", kind="jacobian", points=points)
+    statement = (rf"For a concrete ${n_rows} \times {n_cols}$ input every entry of the ${size} \times {size}$"
+                 r" Jacobian $\partial \hat{X} / \partial X$ matches the closed form exactly")
+    if not gradients:
+        return Derivation(name, title, [jac_step], Result("jacobian", J_closed, tuple(vx) + (eps,)), statement=statement + ".")
+    Y = sp.Matrix(n_rows, n_cols, lambda a, b: gamma[b] * xhat[a, b] + beta[b])
+    L = sum(G[a, b] * Y[a, b] for a in range(n_rows) for b in range(n_cols))
+    dX = shown(sp.Matrix(n_rows, n_cols, lambda a, b: sp.diff(L, X[a, b])), r"\frac{\partial L}{\partial X}")
+    dX_closed = shown(closed_form_grads(G, gamma, xhat, scales, axis), rf"\left[{GRAD_LATEX[axis]}\right]_{{{n_rows} \times {n_cols}}}")
+    dgamma = sp.Matrix([[sp.diff(L, g) for g in gamma]])
+    dbeta = sp.Matrix([[sp.diff(L, b) for b in beta]])
+    args = tuple(vx) + tuple(G) + tuple(gamma) + (eps,)
+    return Derivation(
+        name, title,
+        [
+            jac_step,
+            Step(dX, dX_closed,
+                 r"$\partial L / \partial X$ of $L = \sum_{ij} G_{ij} Y_{ij}$ equals the closed form with $h = \gamma \odot G$",
+                 method="substitution", points=points),
+            Step(shown(dgamma, r"\frac{\partial L}{\partial \gamma}"),
+                 shown(sp.Matrix([[sum(G[a, b] * xhat[a, b] for a in range(n_rows)) for b in range(n_cols)]]), r"\left[\sum_i G_{il} \hat{X}_{il}\right]_l"),
+                 r"$\partial L / \partial \gamma_j = \sum_i G_{ij} \hat{X}_{ij}$", method="substitution", points=points),
+            Step(dbeta, sp.Matrix([[sum(G[:, b]) for b in range(n_cols)]]),
+                 r"$\partial L / \partial \beta_j = \sum_i G_{ij}$"),
+        ],
+        Result("dX", dX_closed, args),
+        statement=statement + r", and so do $\partial L / \partial X$, $\partial L / \partial \gamma$ and $\partial L / \partial \beta$.",
+    )
