@@ -1,0 +1,52 @@
+"""Q1B: dropout training lands on the closed-form ridge solution; the figure and table are written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numeric.q1b_dropout_plot import Config, dropout_objective, make_data, ridge_solution, run
+
+
+def test_ridge_solution_is_the_stationary_point():
+    X, y, _, _ = make_data(Config())
+    for conv in ("plain", "inverted"):
+        w = ridge_solution(X, y, 0.4, conv)
+        eps = 1e-6
+        grad = [(dropout_objective(X, y, w + eps * e, 0.4, conv) - dropout_objective(X, y, w - eps * e, 0.4, conv))
+                / (2 * eps) for e in np.eye(len(w))]
+        assert np.max(np.abs(grad)) < 1e-6  # central differences on a quadratic: round-off only
+    # plain and inverted describe the same predictor: f * w_plain = w_inverted
+    assert np.allclose(0.6 * ridge_solution(X, y, 0.4, "plain"), ridge_solution(X, y, 0.4, "inverted"), rtol=1e-12)
+
+
+def test_bad_p_raises():
+    X, y, _, _ = make_data(Config())
+    with pytest.raises(ValueError, match="p must"):
+        ridge_solution(X, y, 1.0, "inverted")
+
+
+def test_run_passes_and_writes_figure(ctx):
+    sec = run(ctx)
+    assert sec.checks and all(c.passed for c in sec.checks), [c.name for c in sec.checks if not c.passed]
+    fig = sec.figures["loss_vs_p"]
+    for ext in ("pdf", "svg"):
+        assert (ctx.out_dir / fig[ext]).stat().st_size > 1000
+    rows = sec.tables["loss_vs_p"]["rows"]
+    assert len(rows) == 2 * len(Config.ps)
+    inverted = [r for r in rows if r[0] == "inverted"]  # the closed-form loss rises with p, as the text says
+    assert all(b >= a for a, b in zip([r[3] for r in inverted], [r[3] for r in inverted][1:], strict=False))
+
+
+def test_weight_check_can_fail():
+    """The trained weights match their own convention's ridge solution and not the other's or OLS."""
+    from numeric.q1b_dropout_plot import TOL_WEIGHTS, train_dropout
+
+    cfg = Config(ps=(0.5,), steps=400)
+    X, y, _, _ = make_data(cfg)
+    W = train_dropout(X, y, cfg, cfg.steps)
+    rel = lambda a, b: np.linalg.norm(a - b) / np.linalg.norm(b)  # noqa: E731
+    w_inv = W[1, 0]  # CONVENTIONS = ("plain", "inverted")
+    assert rel(w_inv, ridge_solution(X, y, 0.5, "inverted")) <= TOL_WEIGHTS
+    assert rel(w_inv, ridge_solution(X, y, 0.5, "plain")) > 5 * TOL_WEIGHTS
+    assert rel(w_inv, np.linalg.lstsq(X, y, rcond=None)[0]) > 5 * TOL_WEIGHTS
