@@ -70,11 +70,11 @@ def decode_idx(raw: bytes, ndim: int, name: str = "IDX file") -> torch.Tensor:
     if ndim not in _IDX_MAGIC:
         raise ValueError(f"ndim must be 1 (labels) or 3 (images), got {ndim!r}")
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{name}: {len(raw)} bytes is shorter than an IDX header")
     magic = int.from_bytes(raw[:4], "big")
     if magic != _IDX_MAGIC[ndim]:
         raise DataError(f"{name}: magic number {magic}, expected {_IDX_MAGIC[ndim]}")
+    if len(raw) < header:
+        raise DataError(f"{name}: {len(raw)} bytes is shorter than an IDX header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     count = 1
     for s in shape:
@@ -184,9 +184,17 @@ class Q4Data:
 
 
 def q4_data(data_dir: str | os.PathLike[str], limit: int | None = None) -> Q4Data:
-    """The splits as float images; ``limit`` keeps the first ``limit`` of train, val and small (tests)."""
+    """The splits as float images; ``limit`` keeps the first ``limit`` of train, val and small (tests).
+
+    Cached per process: the tensors are shared, so callers must not modify them in place.
+    """
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    return _q4_data(Path(data_dir).resolve(), limit)
+
+
+@functools.lru_cache(maxsize=2)
+def _q4_data(data_dir: Path, limit: int | None) -> Q4Data:
     data, s = load_mnist(data_dir), make_splits()
     train, val, small = s.train, s.val, s.train[s.small]
     if limit is not None:

@@ -76,6 +76,8 @@ class TrainResult:
     train_loss: list[float]  # mean cross-entropy over the epoch's steps (without the l2 term)
     params: list[torch.Tensor] = field(repr=False)
     seconds: float = 0.0  # wall time of the training loop (evaluation included)
+    second_moments: list[torch.Tensor] | None = field(default=None, repr=False)  # Adam's v_t at the end
+    steps: int = 0  # optimizer steps taken
 
     @property
     def best_val_acc(self) -> float:
@@ -253,4 +255,5 @@ def train(
             opt.step(grads)
         train_loss.append(float(total) / -(-n // bs))
         val_acc.append(accuracy(params, x_val, y_val))
-    return TrainResult(config, val_acc, train_loss, [p.cpu() for p in params], time.perf_counter() - t0)
+    v = None if config.optimizer == "sgd" else [m.cpu() for m in opt.v]
+    return TrainResult(config, val_acc, train_loss, [p.cpu() for p in params], time.perf_counter() - t0, v, opt.t)
