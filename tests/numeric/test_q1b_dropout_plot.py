@@ -33,7 +33,7 @@ def test_run_passes_and_writes_figure(ctx):
     for ext in ("pdf", "svg"):
         assert (ctx.out_dir / fig[ext]).stat().st_size > 1000
     rows = sec.tables["loss_vs_p"]["rows"]
-    assert len(rows) == 2 * len(Config.ps)
+    assert len(rows) == 2 * len(sec.metrics["config"]["ps"])
     inverted = [r for r in rows if r[0] == "inverted"]  # the closed-form loss rises with p, as the text says
     assert all(b >= a for a, b in zip([r[3] for r in inverted], [r[3] for r in inverted][1:], strict=False))
 
