@@ -85,12 +85,18 @@ def build_derivation(convention: str, f: sp.Expr | None = None, g: sp.Expr | Non
     f = f0 if f is None else sp.sympify(f)
     g = g0 if g is None else sp.sympify(g)
     sm = rf"m_{{ij}}{'' if convention == 'plain' else '/(1-p)'}"
+    keep = sp.Mul(1 - p, s, evaluate=False)  # P(kept) times the kept value; the dropped outcome adds p * 0
+    dropped = sp.Mul(p, 0, evaluate=False)
     steps = [
-        Step((1 - p) * s + p * 0, f, rf"$f = \mathbb{{E}}[{sm}]$: the mask keeps with probability $1-p$", kind="expectation"),
-        Step((1 - p) * s**2 + p * 0 - ((1 - p) * s) ** 2, g,
-             rf"$g = \mathrm{{Var}}[{sm}] = \mathbb{{E}}[m^2] - \mathbb{{E}}[m]^2$ with $m^2 = m$", kind="expectation"),
-        Step(E(s * Bernoulli("m_a", 1 - p) * s * Bernoulli("m_b", 1 - p)), f**2,
-             r"independent entries: $\mathbb{E}[m_{ij} m_{ik}] = f^2$ for $j \neq k$", kind="expectation"),
+        Step(sp.Add(keep, dropped, evaluate=False), f,
+             rf"$f = \mathbb{{E}}[{sm}]$: the mask keeps with probability $1-p$ (right side: sympy.stats)",
+             kind="expectation"),
+        Step(sp.Add(sp.Mul(1 - p, s**2, evaluate=False), dropped, -sp.Pow(keep, 2, evaluate=False), evaluate=False), g,
+             rf"$g = \mathrm{{Var}}[{sm}] = \mathbb{{E}}[m^2] - \mathbb{{E}}[m]^2$ (right side: sympy.stats)",
+             kind="expectation"),
+        Step(sp.Mul(sp.Pow(1 - p, 2, evaluate=False), s**2, evaluate=False), f**2,
+             r"independent entries, $j \neq k$: only 'both kept' contributes, $\mathbb{E}[m_{ij} m_{ik}] = f^2$",
+             kind="expectation"),
     ]
     for d in SPLIT_D:  # sum_j sum_k a_j a_k E[m_j m_k] with E[m_j m_k] = f^2 + g delta_jk
         a = sp.symbols(f"a_1:{d + 1}", real=True)
