@@ -1,0 +1,142 @@
+"""From-scratch LayerNorm (Q3B) against torch: random shapes, edge cases, module, bad input.
+
+Tolerances: max-norm relative error (see numeric._norm_checks) of TOL_FLOAT64 = 1e-10 in float64
+and TOL_FLOAT32 = 1e-5 in float32; the large-offset case allows 64 ulp(offset) / sigma.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numeric._norm_checks import max_rel_error, offset_tolerance, params, torch_reference
+from numeric.checks import TOL_FLOAT32, TOL_FLOAT64
+from numeric.layernorm import LayerNorm, LayerNormFunction, layernorm_backward, layernorm_forward
+
+
+def _compare(x, tol, seed=0):
+    n, d = x.shape
+    gamma, beta, dy = params(d, n, seed, x.dtype)
+    ref = torch_reference(1, x, gamma, beta, dy)
+    out, cache = layernorm_forward(x, gamma, beta)
+    mine = dict(zip(("dx", "dgamma", "dbeta"), layernorm_backward(dy, cache), strict=True), out=out)
+    for key, value in mine.items():
+        assert max_rel_error(value, ref[key]) <= tol, key
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 12), d=st.integers(3, 40), scale=st.sampled_from([1e-3, 1.0, 30.0]),
+       shift=st.floats(-5, 5), seed=st.integers(0, 2**16))
+def test_random_shapes_match_torch_float64(n, d, scale, shift, seed):
+    # d >= 3: groups of two cancel to O(eps) and have their own, conditioned tolerance (below).
+    x = scale * torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
+    _compare(x, TOL_FLOAT64, seed)
+
+
+def test_float32_matches_torch():
+    _compare(torch.randn(64, 128, generator=torch.Generator().manual_seed(1)) * 2 + 1, TOL_FLOAT32)
+
+
+def test_edge_cases():
+    g = torch.Generator().manual_seed(2)
+    const = torch.randn(5, 16, generator=g, dtype=torch.float64)
+    const[1, :] = 2.5  # sigma^2 = 0 for this example
+    _compare(const, TOL_FLOAT64)
+    _compare(1e-6 * torch.randn(5, 16, generator=g, dtype=torch.float64), TOL_FLOAT64)
+    _compare(torch.randn(5, 16, generator=g, dtype=torch.float64) + 1e6, offset_tolerance(1e6, 1.0))
+    _compare(torch.tensor([[0.3, -1.0], [1.1, 0.5]], dtype=torch.float64), 64 * 2**-53 * 1e6)  # D = 2
+
+
+def test_single_feature_is_beta_with_zero_gradient():
+    """D = 1: xhat = 0, so out = beta and dX = 0 up to round-off of gamma dY / sqrt(eps) (~1e3 |dY|)."""
+    g = torch.Generator().manual_seed(6)
+    x, dy = torch.randn(4, 1, generator=g, dtype=torch.float64), torch.randn(4, 1, generator=g, dtype=torch.float64)
+    gamma, beta = torch.tensor([1.5], dtype=torch.float64), torch.tensor([0.25], dtype=torch.float64)
+    out, cache = layernorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = layernorm_backward(dy, cache)
+    assert torch.equal(out, beta.expand(4, 1)) and float(dgamma) == 0.0
+    assert float(dx.abs().max()) <= 1e3 * 1e-15 * float(dy.abs().max())
+    assert max_rel_error(dbeta, dy.sum(0)) <= TOL_FLOAT64
+
+
+def test_gamma_varies_along_the_normalised_axis():
+    """dX depends on gamma through the feature sums: scaling one gamma_j changes every dX entry of the row."""
+    g = torch.Generator().manual_seed(5)
+    x, dy = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
+    gamma = torch.ones(4, dtype=torch.float64)
+    _, c1 = layernorm_forward(x, gamma, torch.zeros(4, dtype=torch.float64))
+    gamma2 = gamma.clone()
+    gamma2[0] = 3.0
+    _, c2 = layernorm_forward(x, gamma2, torch.zeros(4, dtype=torch.float64))
+    dx1, _, _ = layernorm_backward(dy, c1)
+    dx2, _, _ = layernorm_backward(dy, c2)
+    assert bool((dx1[:, 1:] - dx2[:, 1:]).abs().min() > 1e-6)
+
+
+def test_numpy_in_numpy_out():
+    x, g, b = np.random.default_rng(0).normal(size=(5, 3)), np.ones(3), np.zeros(3)
+    out, cache = layernorm_forward(x, g, b)
+    grads = layernorm_backward(np.ones((5, 3)), cache)
+    assert isinstance(out, np.ndarray) and all(isinstance(t, np.ndarray) for t in grads)
+
+
+def test_gradcheck():
+    g = torch.Generator().manual_seed(3)
+    args = (torch.randn(3, 5, generator=g, dtype=torch.float64, requires_grad=True),
+            torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True),
+            torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True))
+    assert torch.autograd.gradcheck(lambda x, w, b: LayerNormFunction.apply(x, w, b, 1e-5), args)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, TOL_FLOAT64), (torch.float32, TOL_FLOAT32)])
+@pytest.mark.parametrize("shape", [(7, 12), (2, 3, 12)])
+def test_module_matches_torch_in_train_and_eval(dtype, tol, shape):
+    mine, ref = LayerNorm(12, dtype=dtype), torch.nn.LayerNorm(12, dtype=dtype)
+    g = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        w = torch.randn(12, generator=g).to(dtype)
+        for mod in (mine, ref):
+            mod.weight.copy_(w)
+    for train in (True, False):
+        x, dy = (torch.randn(*shape, generator=g) * 2 + 1).to(dtype), torch.randn(*shape, generator=g).to(dtype)
+        got = []
+        for mod in (mine, ref):
+            mod.train(train)
+            mod.zero_grad()
+            xi = x.clone().requires_grad_()
+            out = mod(xi)
+            out.backward(dy)
+            got.append((out, xi.grad, mod.weight.grad, mod.bias.grad))
+        for a, b in zip(*got, strict=True):
+            assert max_rel_error(a, b) <= tol
+
+
+@pytest.mark.parametrize(
+    ("args", "exc", "name"),
+    [
+        ((torch.randn(4, 3), torch.ones(4), torch.zeros(3)), ValueError, "gamma"),
+        ((torch.randn(4, 3), torch.ones(3), torch.zeros(2)), ValueError, "beta"),
+        ((torch.randn(3), torch.ones(3), torch.zeros(3)), ValueError, "x"),
+        ((torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), torch.ones(2), torch.zeros(2)), ValueError, "x"),
+        ((torch.randn(4, 2), torch.ones(2), torch.tensor([0.0, float("inf")])), ValueError, "beta"),
+        ((torch.ones(4, 2, dtype=torch.int32), torch.ones(2), torch.zeros(2)), TypeError, "x"),
+    ],
+)
+def test_bad_input_names_the_argument(args, exc, name):
+    with pytest.raises(exc, match=rf"^{name} "):
+        layernorm_forward(*args)
+
+
+def test_bad_backward_and_module_input():
+    _, cache = layernorm_forward(torch.randn(4, 3), torch.ones(3), torch.zeros(3))
+    with pytest.raises(ValueError, match="^dout "):
+        layernorm_backward(torch.randn(3, 4), cache)
+    with pytest.raises(TypeError, match="^cache "):
+        layernorm_backward(torch.randn(4, 3), None)
+    with pytest.raises(ValueError, match="^x must be a tensor of shape"):
+        LayerNorm(3)(torch.randn(4, 5))
+    with pytest.raises(ValueError, match="^normalized_shape "):
+        LayerNorm(0)
