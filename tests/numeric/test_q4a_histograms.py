@@ -1,0 +1,64 @@
+"""Q4A plots: weight statistics on known distributions, the overlay PDF, and the part on real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from derivations.core import Context
+from numeric import mnist_data
+from numeric import q4a_histograms as H
+
+
+def test_weight_stats_of_a_uniform() -> None:
+    w = torch.rand(1_000_000, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    s = H.weight_stats([w[:400_000].reshape(400, 1000), w[400_000:]])
+    # 1e6 draws: standard errors ~ 6e-4 (std), 2e-3 (kurtosis), 1e-4 (fraction); bounds are ~5 of them
+    assert s["std"] == pytest.approx(1 / 3**0.5, abs=3e-3)
+    assert s["excess_kurtosis"] == pytest.approx(-1.2, abs=1e-2)
+    assert s["frac_near_zero"] == pytest.approx(H.NEAR_ZERO, abs=5e-4)
+    assert s["count"] == 1_000_000 and s["max_abs"] <= 1.0
+
+
+def test_overlay_pdf_is_a_density_and_matches_the_mixture() -> None:
+    pdf, source = H.init_pdf()
+    grid = np.linspace(-0.2, 0.2, 400_001)
+    # trapezoid rule on a step function: error <= (jumps) * (step) * (height) ~ 6 * 1e-6 * 14
+    assert np.trapezoid(pdf(grid), grid) == pytest.approx(1.0, abs=1e-3)
+    off_edges = grid[np.all([np.abs(np.abs(grid) - a) > 1e-5 for a in (784**-0.5, 128**-0.5, 64**-0.5)], axis=0)]
+    assert np.allclose(pdf(off_edges), H._mixture_pdf(off_edges), rtol=1e-12, atol=0), source
+    assert pdf(np.array([0.2]))[0] == 0.0
+
+
+@pytest.fixture
+def small_data(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    """The first 2,000 images; only hist_init is really rendered (matplotlib dominates the time)."""
+    monkeypatch.setattr(H, "q4_data", lambda d: mnist_data.q4_data(d, limit=2000))
+    real = H.save_figure
+
+    def save(fig, ctx, qid, name, caption):
+        if name == "hist_init":
+            return real(fig, ctx, qid, name, caption)
+        plt.close(fig)
+        return {"caption": caption, "pdf": f"figures/{qid}_{name}.pdf", "svg": f"figures/{qid}_{name}.svg"}
+
+    monkeypatch.setattr(H, "save_figure", save)
+
+
+def test_run_on_a_real_subset(small_data: None, ctx: Context) -> None:
+    sec = H.run(ctx)
+    assert not sec.answers  # the answers of q4a belong to the PDF derivation
+    assert (Path(ctx.out_dir) / sec.figures["hist_init"]["pdf"]).exists()
+    for key in ("hist_init", "hist_sgd", "hist_sgd_wd"):
+        assert key in sec.figures and key in sec.text
+    st = sec.metrics["hist_stats"]
+    assert st["init"]["count"] == 109_386
+    assert st["sgd_wd"]["std"] < st["sgd"]["std"]  # decay shrinks (even after 2 short epochs)
+    assert f"{st['sgd_wd']['std']:.4f}" in sec.text["hist_sgd_wd"]  # prose quotes the computation
+    (chi,) = [c for c in sec.checks if "chi-square" in c.name]
+    assert chi.passed, chi.detail
+    assert all(k.startswith("hist_") for k in [*sec.metrics, *sec.text, *sec.figures, *sec.tables])
