@@ -16,7 +16,8 @@ import sympy as sp
 from derivations.core import Context, Derivation, Result, Section, Step
 from derivations.symbols import eps
 
-SIZES = (3, 4)  # symmetric sizes at which the matrix identities are checked entry by entry
+STATS_SIZES = (3, 4)  # symmetric sizes at which the row/column statistics are compared entry by entry
+MATRIX_SIZE = 2  # size of the full-matrix identities (they are printed, so kept small)
 
 lam = sp.Symbol("lambda", real=True, nonzero=True)  # scale of the alternative X' = lam X + t
 t_shift = sp.Symbol("t", real=True)
@@ -62,15 +63,23 @@ def z_from_y(Y: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix) -> sp.Matrix:
     return sp.Matrix(n, n, lambda r, c: gamma[c] * (Y[c, r] - beta[r]) / gamma[r] + beta[c])
 
 
+def _column_stats(X: sp.Matrix) -> tuple[sp.Matrix, sp.Matrix]:
+    n = X.rows
+    mu = [sum(X[:, c]) / n for c in range(X.cols)]
+    return sp.Matrix(mu), sp.Matrix([sum((X[r, c] - mu[c]) ** 2 for r in range(n)) / n for c in range(X.cols)])
+
+
 def unit_derivation() -> Derivation:
     steps = []
-    for n in SIZES:
-        X, one, zero = symmetric_matrix(n), sp.ones(1, n), sp.zeros(1, n)
-        row_mu = sp.Matrix([sum(X[r, :]) / n for r in range(n)])
-        col_mu = sp.Matrix([sum(X[:, c]) / n for c in range(n)])
-        steps.append(Step(row_mu, col_mu, rf"$X = X^T$: row means $\mu^{{LN}}_i$ are column means $\mu^{{BN}}_i$, $n={n}$"))
-        steps.append(Step(layernorm(X, one, zero), batchnorm(X, one, zero).T,
-                          rf"same statistics, so $Z_{{ij}} = \hat X_{{ji}}^{{BN}} = Y_{{ji}}$ for $\gamma=1,\beta=0$, $n={n}$"))
+    for n in STATS_SIZES:
+        X = symmetric_matrix(n)
+        (mu_r, var_r), (mu_c, var_c) = _column_stats(X.T), _column_stats(X)
+        steps.append(Step(mu_r, mu_c, rf"$X = X^T$: row means $\mu^{{LN}}_i$ are column means $\mu^{{BN}}_i$, $n={n}$"))
+        steps.append(Step(var_r, var_c, rf"and row variances are column variances, $\sigma^{{LN}}_i = \sigma^{{BN}}_i$, $n={n}$"))
+    n = MATRIX_SIZE
+    X, one, zero = symmetric_matrix(n), sp.ones(1, n), sp.zeros(1, n)
+    steps.append(Step(layernorm(X, one, zero), batchnorm(X, one, zero).T,
+                      rf"same statistics, so $Z_{{ij}} = \hat X_{{ji}}^{{BN}} = Y_{{ji}}$ for $\gamma=1,\beta=0$, $n={n}$"))
     return Derivation(
         "q3c_unit", "Symmetric X: LayerNorm is the transpose of BatchNorm", steps,
         Result("Z", sp.MatrixSymbol("Y", 16, 16).T, (sp.MatrixSymbol("Y", 16, 16),)),
@@ -83,14 +92,13 @@ def unit_derivation() -> Derivation:
 
 def affine_derivation() -> Derivation:
     steps = []
-    for n in SIZES:
+    for n in (MATRIX_SIZE,):  # the full matrices are printed, so keep them small; the argument covers any n
         X = symmetric_matrix(n)
         gam = sp.Matrix(1, n, lambda _, c: sp.Symbol(f"gamma_{c + 1}", real=True, nonzero=True))
         bet = sp.Matrix(1, n, lambda _, c: sp.Symbol(f"beta_{c + 1}", real=True))
         Y, Z = batchnorm(X, gam, bet), layernorm(X, gam, bet)
-        from_y = z_from_y(Y, gam, bet)
-        steps.append(Step(Z, from_y, rf"$Z_{{ij}} = \gamma_j \hat X^{{BN}}_{{ji}} + \beta_j$ and "
-                                     rf"$\hat X^{{BN}}_{{ji}} = (Y_{{ji}} - \beta_i)/\gamma_i$, $n={n}$"))
+        steps.append(Step(Z, z_from_y(Y, gam, bet), rf"$Z_{{ij}} = \gamma_j \hat X^{{BN}}_{{ji}} + \beta_j$ and "
+                                                    rf"$\hat X^{{BN}}_{{ji}} = (Y_{{ji}} - \beta_i)/\gamma_i$, $n={n}$"))
         steps.append(Step(sp.Matrix([Z[r, r] for r in range(n)]), sp.Matrix([Y[r, r] for r in range(n)]),
                           rf"on the diagonal the ratio $\gamma_i/\gamma_i$ cancels: $Z_{{ii}} = Y_{{ii}}$, $n={n}$"))
         steps.append(Step(sp.Matrix([[sum(Y[:, c]) / n for c in range(n)]]), bet,
@@ -126,10 +134,10 @@ def ambiguity_derivation() -> Derivation:
              r"but $Z'_{ij} - \beta_j = R_{ij}(\lambda)\,(Z_{ij} - \beta_j)$ with $R_{ij}$ the result below"),
         Step(R**2 - 1, eps * (lam**2 - 1) * (s_j**2 - s_i**2) / ((s_j**2 + eps) * (lam**2 * s_i**2 + eps)),
              r"$R_{ij}^2 - 1$ factors: nonzero iff $\epsilon > 0$, $\lambda^2 \neq 1$ and $\sigma_i \neq \sigma_j$"),
-        Step(R.subs(s_i, s_j), 1, r"$i = j$: $R_{ii} = 1$, the diagonal never changes"),
-        Step(R.subs(eps, 0), 1, r"$\epsilon = 0$: $R_{ij} = |\lambda|\sigma_j\sigma_i/(\sigma_j|\lambda|\sigma_i) = 1$: every entry is fixed"),
-        Step(sp.limit(R, lam, 0), sp.sqrt(s_i**2 + eps) / sp.sqrt(s_j**2 + eps),
-             r"$\lambda \to 0$: $R_{ij} \to \sqrt{\sigma_i^2+\epsilon}/\sqrt{\sigma_j^2+\epsilon}$, an $O(1)$ change for every $\epsilon > 0$"),
+        Step(sp.Subs(R, s_i, s_j), 1, r"$i = j$: $R_{ii} = 1$, the diagonal never changes"),
+        Step(sp.Subs(R, eps, 0), 1, r"$\epsilon = 0$: $R_{ij} = |\lambda|\sigma_j\sigma_i/(\sigma_j|\lambda|\sigma_i) = 1$: every entry is fixed"),
+        Step(sp.Limit(R, lam, 0), sp.sqrt(s_i**2 + eps) / sp.sqrt(s_j**2 + eps),
+             r"$R$ is even in $\lambda$; $\lambda \to 0$: $R_{ij} \to \sqrt{\sigma_i^2+\epsilon}/\sqrt{\sigma_j^2+\epsilon}$, an $O(1)$ change for every $\epsilon > 0$"),
         Step((gp / g_j) ** 2 - 1, eps * (1 - lam**2) / (lam**2 * (s_j**2 + eps)),
              r"if Bob knows $\gamma$ ($\gamma' = \gamma$) and $\epsilon > 0$ then $\lambda^2 = 1$ (and $\lambda > 0$): $X' = X + t$"),
     ]
