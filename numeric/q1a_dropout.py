@@ -74,7 +74,7 @@ def closed_form_loss(X: Any, y: Any, w: Any, p: float, convention: str = "plain"
     return float(np.sum((y - f * X @ w) ** 2) + g * np.sum((gamma * w) ** 2))
 
 
-def masked_designs(X: torch.Tensor, p: float, convention: str, samples: int, gen: torch.Generator) -> torch.Tensor:
+def _masked_designs(X: torch.Tensor, p: float, convention: str, samples: int, gen: torch.Generator) -> torch.Tensor:
     """``samples`` masked copies of ``X``: ``(samples, N, D)``."""
     Xs = X.expand(samples, *X.shape)
     if convention == "inverted":  # PyTorch's dropout: zero with probability p, scale kept by 1/(1-p)
@@ -94,7 +94,7 @@ def mc_loss(X: Any, y: Any, w: Any, p: float, convention: str, samples: int, see
         raise ValueError(f"samples must be an integer >= 2, got {samples!r}")
     gen = torch.Generator().manual_seed(seed)
     Xt, yt, wt = (torch.from_numpy(a) for a in (X, y, w))
-    losses = ((yt - masked_designs(Xt, p, convention, samples, gen) @ wt) ** 2).sum(dim=1)
+    losses = ((yt - _masked_designs(Xt, p, convention, samples, gen) @ wt) ** 2).sum(dim=1)
     return float(losses.mean()), float(losses.std() / np.sqrt(samples))
 
 

@@ -20,7 +20,7 @@ from derivations.core import Check, Context, Section
 from derivations.q1_dropout import CONVENTIONS
 from numeric.checks import bound
 from numeric.plotting import new_figure, save_figure
-from numeric.q1a_dropout import fg, validate_p
+from numeric.q1a_dropout import fg, validate_p, validate_problem
 
 # ||w_trained - w_ridge|| / ||w_ridge||: averaged Adam iterates on fresh masks keep gradient noise of
 # this order; measured up to 4e-2 with the quick setting at p = 0.9 (up to 2e-2 with the full one).
@@ -44,6 +44,22 @@ class Config:
     ps: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     seed: int = 42
 
+    def __post_init__(self) -> None:
+        for name in ("n", "d", "n_test", "steps", "replicas"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"Config.{name} must be a positive integer, got {v!r}")
+        if self.n < self.d:
+            raise ValueError(f"Config.n must be at least Config.d, got n={self.n}, d={self.d}")
+        if not (np.isfinite(self.noise) and self.noise >= 0):
+            raise ValueError(f"Config.noise must be finite and >= 0, got {self.noise!r}")
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"Config.lr must be finite and > 0, got {self.lr!r}")
+        if not self.ps:
+            raise ValueError("Config.ps must not be empty")
+        for q in self.ps:
+            validate_p(q)
+
 
 def make_data(cfg: Config) -> tuple[np.ndarray, ...]:
     """Centred synthetic regression with unequal feature scales: ``X, y, X_test, y_test``."""
@@ -59,6 +75,7 @@ def make_data(cfg: Config) -> tuple[np.ndarray, ...]:
 
 def ridge_solution(X: np.ndarray, y: np.ndarray, p: float, convention: str) -> np.ndarray:
     """Minimiser of ``||y - f X w||^2 + g ||Gamma w||^2``: ``(f^2 X^T X + g Gamma^2)^{-1} f X^T y``."""
+    X, y, _ = validate_problem(X, y, np.zeros(np.shape(X)[-1]))
     f, g = fg(validate_p(p), convention)
     gram = X.T @ X
     return np.linalg.solve(f**2 * gram + g * np.diag(np.diag(gram)), f * X.T @ y)
@@ -66,12 +83,16 @@ def ridge_solution(X: np.ndarray, y: np.ndarray, p: float, convention: str) -> n
 
 def dropout_objective(X: np.ndarray, y: np.ndarray, w: np.ndarray, p: float, convention: str) -> float:
     """Expected dropout MSE ``(||y - f X w||^2 + g ||Gamma w||^2) / N``."""
+    X, y, w = validate_problem(X, y, w)
     f, g = fg(p, convention)
     return float((np.sum((y - f * X @ w) ** 2) + g * np.sum(np.diag(X.T @ X) * w**2)) / len(y))
 
 
 def train_dropout(X: np.ndarray, y: np.ndarray, cfg: Config, steps: int) -> np.ndarray:
     """Train ``w`` with input dropout for every ``p`` and convention: ``(len(CONVENTIONS), len(ps), d)``."""
+    X, y, _ = validate_problem(X, y, np.zeros(cfg.d))
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
     torch.manual_seed(cfg.seed)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     W = torch.zeros(len(CONVENTIONS), len(cfg.ps), cfg.d, dtype=torch.float64, requires_grad=True)

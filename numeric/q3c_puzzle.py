@@ -63,11 +63,13 @@ def validate(X: Any, gamma: Any = None, beta: Any = None, eps: float = EPS,
 
 def batchnorm(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
     """Column statistics (biased variance); unlike ``F.batch_norm`` this allows ``eps = 0``."""
+    X, gamma, beta, eps = validate(X, gamma, beta, eps, symmetric=False)
     return gamma * (X - X.mean(axis=0)) / np.sqrt(X.var(axis=0) + eps) + beta
 
 
 def layernorm(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
     """Row statistics, then the per-column affine map."""
+    X, gamma, beta, eps = validate(X, gamma, beta, eps, symmetric=False)
     mu, var = X.mean(axis=1, keepdims=True), X.var(axis=1, keepdims=True)
     return gamma * (X - mu) / np.sqrt(var + eps) + beta
 
@@ -99,6 +101,7 @@ def symmetry_system(U: np.ndarray) -> np.ndarray:
 
 def null_space(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bob's null space from Y alone: ``(basis (2n, k), singular values)``."""
+    Y = validate(Y, symmetric=False)[0]
     U = Y - Y.mean(axis=0)
     _, s, vt = np.linalg.svd(symmetry_system(U))
     k = int(np.sum(s <= NULL_RTOL * s[0])) + (vt.shape[0] - len(s))
@@ -111,6 +114,7 @@ def exact_nullity(X: np.ndarray) -> int:
     ``U = (X - mu) diag(c)`` with ``c_j != 0``, so substituting ``a_j -> a_j / c_j`` shows the
     system for Y has the same rank as this exactly representable one.
     """
+    X = validate(X, symmetric=False)[0]
     Q = [[Fraction(float(v)) for v in row] for row in X]
     n = len(Q)
     mu = [sum(Q[r][c] for r in range(n)) / n for c in range(n)]
@@ -124,6 +128,9 @@ def exact_nullity(X: np.ndarray) -> int:
 def alternative(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, lam: float, t: float,
                 eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(X', gamma', beta')`` with ``X' = lam X + t`` and ``gamma'`` chosen so ``BN(X') = BN(X)``."""
+    X, gamma, beta, eps = validate(X, gamma, beta, eps)
+    if not (np.isfinite(lam) and lam != 0 and np.isfinite(t)):
+        raise ValueError(f"lam must be finite and nonzero and t finite, got lam={lam!r}, t={t!r}")
     s2 = X.var(axis=0)
     gamma_p = gamma * np.sqrt(lam**2 * s2 + eps) / (lam * np.sqrt(s2 + eps))
     return lam * X + t, gamma_p, beta.copy()

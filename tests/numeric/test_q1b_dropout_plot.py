@@ -20,10 +20,20 @@ def test_ridge_solution_is_the_stationary_point():
     assert np.allclose(0.6 * ridge_solution(X, y, 0.4, "plain"), ridge_solution(X, y, 0.4, "inverted"), rtol=1e-12)
 
 
-def test_bad_p_raises():
+def test_bad_input_raises():
     X, y, _, _ = make_data(Config())
     with pytest.raises(ValueError, match="p must"):
         ridge_solution(X, y, 1.0, "inverted")
+    with pytest.raises(ValueError, match="y has 3 entries"):
+        ridge_solution(X, y[:3], 0.5, "inverted")
+    with pytest.raises(ValueError, match="X has non-finite"):
+        dropout_objective(np.full_like(X, np.nan), y, np.zeros(X.shape[1]), 0.5, "plain")
+    with pytest.raises(ValueError, match="Config.steps"):
+        Config(steps=0)
+    with pytest.raises(ValueError, match="p must"):
+        Config(ps=(0.5, 1.0))
+    with pytest.raises(ValueError, match="Config.n must be at least"):
+        Config(n=3, d=5)
 
 
 def test_run_passes_and_writes_figure(ctx):

@@ -79,6 +79,10 @@ def test_bad_inputs_name_the_argument():
         validate(X, beta=np.full(SIDE, np.inf))
     with pytest.raises(ValueError, match="eps must"):
         validate(X, eps=-1.0)
+    with pytest.raises(ValueError, match="lam must be finite and nonzero"):
+        alternative(X, GAMMA, BETA, 0.0, 1.0, EPS)
+    with pytest.raises(ValueError, match="X must be a square"):
+        null_space(np.zeros((4, 3)))
 
 
 def test_check_section(ctx):
