@@ -128,6 +128,11 @@ def check(ctx: Context) -> Section:
     ]
     n_ok = sum(c.passed for c in checks)
     return Section(
+        answers={
+            "module": "numeric/batchnorm.py",
+            "api": "batchnorm_forward(x, gamma, beta, eps=1e-5) -> (out, cache); batchnorm_backward(dout, cache)"
+                   " -> (dx, dgamma, dbeta); BatchNorm1d(num_features, eps=1e-5, momentum=0.1)",
+        },
         checks=checks,
         metrics={"from_scratch_max_error_float64": max(c.error for c in checks if "float32" not in c.name)},
         text={"implementation": (

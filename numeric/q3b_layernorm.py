@@ -118,6 +118,11 @@ def check(ctx: Context) -> Section:
     ]
     n_ok = sum(c.passed for c in checks)
     return Section(
+        answers={
+            "module": "numeric/layernorm.py",
+            "api": "layernorm_forward(x, gamma, beta, eps=1e-5) -> (out, cache); layernorm_backward(dout, cache)"
+                   " -> (dx, dgamma, dbeta); LayerNorm(normalized_shape, eps=1e-5)",
+        },
         checks=checks,
         metrics={"from_scratch_max_error_float64": max(c.error for c in checks if "float32" not in c.name)},
         text={"implementation": (

@@ -1,0 +1,85 @@
+"""Benchmark: from-scratch BatchNorm/LayerNorm forward+backward against torch's native kernels.
+
+    python benchmarks/bench_norms.py [--rows 4096] [--cols 1024] [--repeats 15]
+
+On a (4096, 1024) float32 input, times ``batchnorm_forward`` + ``batchnorm_backward`` (and the
+LayerNorm pair) against ``F.batch_norm(training=True)`` / ``F.layer_norm`` forward plus
+``torch.autograd.grad`` for (x, gamma, beta), in the same process. Warm-up first, then the two
+are timed alternately and the median of the repeats is reported, as a ratio (target <= 2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from numeric.batchnorm import batchnorm_backward, batchnorm_forward  # noqa: E402
+from numeric.layernorm import layernorm_backward, layernorm_forward  # noqa: E402
+
+TARGET_RATIO = 2.0
+
+
+def _median_pair(a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
+    for _ in range(warmup):
+        a()
+        b()
+    ta, tb = [], []
+    for _ in range(repeats):  # alternate, so that load from other processes hits both alike
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=4096)
+    ap.add_argument("--cols", type=int, default=1024)
+    ap.add_argument("--repeats", type=int, default=15)
+    args = ap.parse_args(argv)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(args.rows, args.cols, generator=g)
+    gamma, beta = torch.randn(args.cols, generator=g), torch.randn(args.cols, generator=g)
+    dy = torch.randn(args.rows, args.cols, generator=g)
+    xr, gr, br = (t.clone().requires_grad_() for t in (x, gamma, beta))
+
+    def mine_bn() -> object:
+        _, cache = batchnorm_forward(x, gamma, beta)
+        return batchnorm_backward(dy, cache)
+
+    def torch_bn() -> object:
+        out = F.batch_norm(xr, None, None, gr, br, training=True)
+        return torch.autograd.grad(out, (xr, gr, br), dy)
+
+    def mine_ln() -> object:
+        _, cache = layernorm_forward(x, gamma, beta)
+        return layernorm_backward(dy, cache)
+
+    def torch_ln() -> object:
+        out = F.layer_norm(xr, (args.cols,), gr, br)
+        return torch.autograd.grad(out, (xr, gr, br), dy)
+
+    print(f"input ({args.rows}, {args.cols}) float32, {torch.get_num_threads()} threads, median of {args.repeats}")
+    print(f"{'norm':10s} {'scratch ms':>11s} {'torch ms':>9s} {'ratio':>6s}  target <= {TARGET_RATIO:g}x")
+    for name, mine, ref in (("BatchNorm", mine_bn, torch_bn), ("LayerNorm", mine_ln, torch_ln)):
+        tm, tr = _median_pair(mine, ref, args.repeats)
+        verdict = "meets" if tm / tr <= TARGET_RATIO else "misses"
+        print(f"{name:10s} {tm * 1e3:11.2f} {tr * 1e3:9.2f} {tm / tr:6.2f}  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
