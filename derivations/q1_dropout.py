@@ -78,6 +78,12 @@ def expected_loss_by_enumeration(X: sp.Matrix, w: sp.Matrix, y: sp.Matrix, s: sp
     return sp.expand(total)
 
 
+def _mean_var(col: tuple[sp.Expr, ...]) -> tuple[sp.Expr, sp.Expr]:
+    """Mean and population variance (the ``1/N`` one) of a column."""
+    mean = sum(col) / len(col)
+    return mean, sum((c - mean) ** 2 for c in col) / len(col)
+
+
 def build_derivation(convention: str, f: sp.Expr | None = None, g: sp.Expr | None = None) -> Derivation:
     """The Q1A derivation for one mask convention; ``f``/``g`` override the computed moments (tests)."""
     s = mask_scale(convention)
@@ -114,11 +120,13 @@ def build_derivation(convention: str, f: sp.Expr | None = None, g: sp.Expr | Non
     steps.append(Step(expected_loss_by_enumeration(X, w, y, s), ridge_form(X, w, y, f, g),
                       rf"exact expectation over all $2^{{{ENUM_N * ENUM_D}}}$ masks, $N={ENUM_N}$, $D={ENUM_D}$",
                       kind="expectation"))
-    col = sp.symbols(f"c_1:{CENTRED_N}", real=True)
-    col = (*col, -sum(col))  # a centred column: its entries sum to zero
-    var = sum(c**2 for c in col) / CENTRED_N  # population variance (mean is 0)
-    steps.append(Step(sp.sqrt(sum(c**2 for c in col)), sp.sqrt(CENTRED_N) * sp.sqrt(var),
-                      rf"centred column: $\Gamma_{{jj}} = \|x_j\| = \sqrt{{N}}\,\sigma_j$, $N={CENTRED_N}$"))
+    col = sp.symbols(f"c_1:{CENTRED_N + 1}", real=True)
+    mean, var = _mean_var(col)
+    steps.append(Step(sum(c**2 for c in col), CENTRED_N * (var + mean**2),
+                      rf"$\Gamma_{{jj}}^2 = \sum_i x_{{ij}}^2 = N(\sigma_j^2 + \mu_j^2)$: $\Gamma_{{jj}}/\sqrt{{N}}$ is the RMS of feature $j$, $N={CENTRED_N}$"))
+    centred = (*col[:-1], -sum(col[:-1]))  # a centred column: its entries sum to zero
+    steps.append(Step(sp.sqrt(sum(c**2 for c in centred)), sp.sqrt(CENTRED_N) * sp.sqrt(_mean_var(centred)[1]),
+                      rf"centred column ($\mu_j = 0$): $\Gamma_{{jj}} = \|x_j\| = \sqrt{{N}}\,\sigma_j$, $N={CENTRED_N}$"))
     return Derivation(
         name=f"q1a_{convention}",
         title=f"Dropout as ridge regression ({convention} masks)",
