@@ -66,4 +66,6 @@ def derive(ctx: Context) -> Section:
             "every weight and step. Decoupling also separates the choice of the decay from the adaptive learning-rate scaling."
         ),
     }
-    return Section(answers={"adamw_update": sp.sstr(adamw_update())}, derivations=[_adamw()], text=text)
+    plain = {w_prev: "w_prev", m_hat: "m_hat", v_hat: "v_hat", lam: "weight_decay", eta: "lr", eps: "eps"}
+    answer = sp.sstr(adamw_update().xreplace({k: sp.Symbol(n) for k, n in plain.items()}))
+    return Section(answers={"adamw_update": answer}, derivations=[_adamw()], text=text)

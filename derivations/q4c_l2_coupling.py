@@ -39,13 +39,16 @@ def momentum_buffer(upper: sp.Expr = t) -> sp.Expr:
 
 def _momentum() -> Derivation:
     _, closed = geometric_sum(mu)
+    term = mu ** (t - i) * (g(i) + lam * w(i - 1))
     (steady,) = sp.solve(sp.Eq(b_ss, mu * b_ss + lam * w_const), b_ss)
     coupled = w(t - 1) - eta * momentum_buffer()
     decoupled = w(t - 1) - eta * sp.Sum(mu ** (t - i) * g(i), (i, 1, t)) - eta * lam * w(t - 1)
     steps = [
-        Step(mu * momentum_buffer(t - 1) + g(t) + lam * w(t - 1), momentum_buffer(),
-             r"unroll $b_t = \mu b_{t-1} + (g_t + \lambda w_{t-1})$, $b_0 = 0$ (induction, exact at random $t$)",
-             method="substitution"),
+        Step(mu * momentum_buffer(t - 1) + g(t) + lam * w(t - 1), sp.Sum(term, (i, 1, t - 1)) + g(t) + lam * w(t - 1),
+             r"unroll $b_t = \mu b_{t-1} + (g_t + \lambda w_{t-1})$, $b_0 = 0$, by induction: $\mu$ enters the sum"),
+        Step(sp.Sum(term, (i, t, t)), g(t) + lam * w(t - 1), r"the new gradient is the sum's $k = t$ term"),
+        Step(sp.Sum(term, (i, 1, t - 1)) + sp.Sum(term, (i, t, t)), momentum_buffer(),
+             r"adjacent ranges combine: $b_t = \sum_{k=1}^{t} \mu^{t-k}(g_k + \lambda w_{k-1})$"),
         Step(momentum_buffer(), sp.Sum(mu ** (t - i) * g(i), (i, 1, t)) + lam * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
              r"the buffer splits into a gradient part and a decay part $\lambda \sum_k \mu^{t-k} w_{k-1}$ over past weights"),
         Step(sp.diff(coupled, lam), -eta * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
@@ -65,6 +68,7 @@ def _momentum() -> Derivation:
 
 def _rmsprop() -> Derivation:
     step_l2 = eta * (g(t) + lam * w_now) / (sp.sqrt(v) + eps)
+
     def rate(vv: sp.Expr) -> sp.Expr:
         return eta * lam / (sp.sqrt(vv) + eps)
 
