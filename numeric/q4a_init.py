@@ -21,10 +21,10 @@ import torch
 from derivations.core import Check, Context, Section
 from derivations.q4a_init import layers, mixture_cdf, x
 from numeric.mnist_model import LAYER_SIZES, make_mlp
-from numeric.plotting import new_figure, save_figure
 from numeric.q4_optim_problem import single_threaded
 
-# Nine KS tests each at ALPHA: a family-wise false-rejection rate of at most 9 * ALPHA (Bonferroni).
+# The histogram with the derived density overlaid is numeric.q4a_histograms' figure (same question).
+# Seven KS tests each at ALPHA: a family-wise false-rejection rate of at most 9 * ALPHA (Bonferroni).
 ALPHA = 1e-3
 CONTROL_SCALE = 1.05  # a 5% too wide init moves the CDF by ~0.024, 4x the critical distance at P ~ 1e5
 FLOAT32_SLACK = 1e-6  # torch draws in float32: |w| may exceed the float64 bound by one rounding
@@ -114,22 +114,6 @@ def _width_table(seed: int) -> tuple[list[Check], dict]:
     return checks, table
 
 
-def _figure(ctx: Context, values: np.ndarray, cdf_fn) -> dict:
-    fig, ax = new_figure()
-    bound = max(float(layer["bound"]) for layer in layers(LAYER_SIZES))
-    grid = np.linspace(-1.1 * bound, 1.1 * bound, 2001)
-    ax.hist(values, bins=400, range=(grid[0], grid[-1]), density=True, alpha=0.5, label="initial parameters (torch)")
-    h = grid[1] - grid[0]
-    ax.plot(grid[1:], np.diff(cdf_fn(grid)) / h, color="k", lw=1, label="derived density $f_X$")
-    ax.set_yscale("log")
-    ax.set_xlabel("parameter value $x$")
-    ax.set_ylabel("density")
-    ax.set_title("Initial parameters of the 784-128-64-10 MLP")
-    ax.legend()
-    return save_figure(fig, ctx, "q4a", "init_pdf_vs_parameters",
-                       "Histogram of all initial parameters (log scale) and the derived mixture density.")
-
-
 def check(ctx: Context) -> Section:
     """The checks above; the KS statistics, p-values and the variance table."""
     params = model_parameters(ctx.seed)
@@ -140,13 +124,9 @@ def check(ctx: Context) -> Section:
     with single_threaded():
         width_checks, table = _width_table(ctx.seed)
     pvalue = float(scipy.stats.kstest(values, cdf_fn).pvalue)
-    figures = {}
-    if ctx.out_dir is not None:
-        figures["init_pdf_vs_parameters"] = _figure(ctx, values, cdf_fn)
     return Section(
         checks=_layer_checks(params) + [mixture, control] + width_checks,
         tables={"init_preactivation_variance": table},
-        figures=figures,
         metrics={"init_ks_statistic": mixture.error, "init_ks_critical": mixture.tolerance, "init_ks_pvalue": pvalue,
                  "init_ks_alpha": ALPHA, "init_control_ks_statistic": control.error, "init_parameter_count": int(values.size),
                  "init_sample_variance": float(values.var())},
