@@ -109,9 +109,9 @@ def part_name(part: Callable[..., Any]) -> str:
 
 
 def stage_key(question: Any, ctx: Any, versions: dict[str, str], data: list[list[Any]],
-              dep_keys: dict[str, str], root: Path = REPO) -> str:
+              dep_keys: dict[str, str], root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> str:
     """The cache key of ``question`` (a `registry.Question`) under ``ctx`` (see the docstring)."""
-    files = module_closure([p.__module__ for p in question.parts], root)
+    files = module_closure([p.__module__ for p in question.parts], root, packages)
     h = hashlib.sha256()
     facts = {
         "schema": SCHEMA,

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from report.mathml import to_mathml
+from report.mathml import to_mathml, to_mathml_wrapping
 from report.prose import segments
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -29,7 +29,7 @@ def prose(value: Any) -> Markup:
         elif kind == "inline":
             out.append(to_mathml(body))
         elif kind == "display":
-            out.append(to_mathml(body, display=True))
+            out.append(to_mathml_wrapping(body))
         else:
             out.append("<br><br>")
     return Markup("".join(out))
@@ -40,7 +40,7 @@ def mathi(tex: str) -> Markup:
 
 
 def mathd(tex: str) -> Markup:
-    return to_mathml(str(tex), display=True)
+    return to_mathml_wrapping(str(tex))
 
 
 def tt(value: Any) -> Markup:

@@ -1,19 +1,23 @@
 """LaTeX math -> MathML for the HTML page (latex2mathml), so math renders offline, no scripts.
 
-Browsers lay MathML out natively (Chromium >= 109, Firefox, Safari). A snippet the converter
-cannot read is shown as its LaTeX source, marked, and remembered in `failures` so the build can
-say which ones.
+Browsers lay MathML out natively (Chromium >= 109, Firefox, Safari) but never break a formula
+across lines, so a long display formula is cut at its top-level ``+``, ``-`` and ``=`` into pieces
+that wrap like words (`to_mathml_wrapping`). A snippet the converter cannot read is shown as its
+LaTeX source, marked, and remembered in `failures` so the build can say which ones.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import re
 
 from latex2mathml.converter import convert
 from markupsafe import Markup
 
 failures: list[str] = []  # LaTeX snippets that could not be converted during this process
+LONG_MATH = 220  # display LaTeX longer than this (characters) wraps at its top-level operators
+_TOKEN = re.compile(r"\\(?:begin|end|left|right)\b|\\[A-Za-z]+|\\.|[{}+=-]|[^\\{}+=-]+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -36,3 +40,34 @@ def to_mathml(tex: str, display: bool = False) -> Markup:
         return Markup(f'<code class="{cls}" title="math that could not be converted">{html.escape(tex)}</code>')
     alt = html.escape(tex, quote=True)
     return Markup(mathml.replace("<math ", f'<math alttext="{alt}" ', 1))
+
+
+def split_top_level(tex: str) -> list[str]:
+    """``tex`` cut before each ``+``, ``-``, ``=`` outside braces, ``\\left..\\right`` and
+    environments; the pieces concatenate back to ``tex``."""
+    pieces, current, depth = [], [], 0
+    for tok in _TOKEN.findall(tex):
+        if tok in ("{", "\\left", "\\begin"):
+            depth += 1
+        elif tok in ("}", "\\right", "\\end"):
+            depth -= 1
+        if depth == 0 and tok in "+=-" and "".join(current).strip():
+            pieces.append("".join(current))
+            current = []
+        current.append(tok)
+    pieces.append("".join(current))
+    return [p for p in pieces if p.strip()]
+
+
+def to_mathml_wrapping(tex: str) -> Markup:
+    """Display math; when long, as pieces that wrap across lines (each in display style)."""
+    pieces = split_top_level(tex) if len(tex) > LONG_MATH else [tex]
+    if len(pieces) < 2:
+        return to_mathml(tex, display=True)
+    try:
+        # "{}" before a leading operator keeps its binary spacing ("a" "{}+ b" reads as a + b)
+        parts = [_convert("\\displaystyle " + ("{}" if k else "") + p.strip(), False) for k, p in enumerate(pieces)]
+    except Exception:  # a piece that does not parse alone: fall back to one block
+        return to_mathml(tex, display=True)
+    alt = html.escape(tex, quote=True)
+    return Markup(f'<div class="math-long" role="math" aria-label="{alt}">' + " ".join(parts) + "</div>")

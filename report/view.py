@@ -8,14 +8,17 @@ steps verified per derivation, checks passed per question and in all, and flags 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import Counter
 from typing import Any
 
 from report import values
+from report.prose import has_math
 
 STEP_CHECK = "{name}: step {i}"  # how derivations/core.py names a derivation's step checks
 SPLIT_CHARS = 150  # a step whose LaTeX is longer prints lhs and "= rhs" on two lines
 LONG_TABLE = 40  # longer tables break across pages (longtable) instead of shrinking to fit
+HEADER_CHARS = 14  # table headings wrap at about this many characters
 WRAP_CHARS = 32  # a table column with longer text wraps (a paragraph column)
 
 
@@ -114,6 +117,14 @@ def _figures_view(figures: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _header(value: Any) -> dict[str, Any]:
+    """A column heading; long plain-text headings are broken into short lines (no wide columns)."""
+    c = values.cell(value)
+    plain = c["style"] != "prose" or not has_math(c["text"])
+    c["lines"] = textwrap.wrap(c["text"], HEADER_CHARS, break_long_words=False) if plain and c["text"] else [c["text"]]
+    return c
+
+
 def _column_spec(columns: list[dict[str, Any]], rows: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per column: right-aligned if numeric, a wrapping paragraph column if its text is long."""
     spec = []
@@ -131,10 +142,10 @@ def _column_spec(columns: list[dict[str, Any]], rows: list[list[dict[str, Any]]]
 def _tables_view(tables: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for name, t in tables.items():
-        columns = [values.cell(c) for c in t.get("columns", [])]
+        columns = [_header(c) for c in t.get("columns", [])]
         rows = [[values.cell(v) for v in row] for row in t.get("rows", [])]
         width = max([len(columns)] + [len(r) for r in rows])
-        columns += [values.cell("")] * (width - len(columns))
+        columns += [_header("")] * (width - len(columns))
         rows = [r + [values.cell("")] * (width - len(r)) for r in rows]
         out.append({
             "name": str(name), "caption": t.get("caption", ""), "columns": columns, "rows": rows,

@@ -145,3 +145,14 @@ def test_math_that_cannot_be_converted_is_shown_as_source_and_noted():
     out = html.prose(r"see $\left( x$ here")  # \left without \right: latex2mathml rejects it
     assert 'class="tex-error"' in out and r"\left( x" in out
     assert mathml.failures[before:] == [r"\left( x"]
+
+
+def test_long_display_math_wraps_at_top_level_operators_only():
+    tex = r"a + b - \frac{c+d}{e} = \left(x + y\right) + \begin{matrix}1 & -2\end{matrix}"
+    pieces = mathml.split_top_level(tex)
+    assert pieces == ["a ", "+ b ", r"- \frac{c+d}{e} ", r"= \left(x + y\right) ", r"+ \begin{matrix}1 & -2\end{matrix}"]
+    assert "".join(pieces) == tex
+    long = " + ".join(f"x_{{{i}}}^{{2}}" for i in range(40))
+    out = mathml.to_mathml_wrapping(long)
+    assert out.startswith('<div class="math-long"') and out.count("<math") == 40
+    assert mathml.to_mathml_wrapping("a + b").count("<math") == 1
