@@ -21,7 +21,9 @@ reference in tests/numeric/test_mnist_train.py:
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +33,11 @@ from torch import nn
 from numeric.mnist_model import LAYER_SIZES, make_mlp
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+# One CPU thread per run: batch-64 matmuls this small gain at most ~1.5x from a second thread on
+# idle cores (benchmarks/bench_mnist.py measures both), but lose 10-30x when the cores are shared
+# (OpenMP barriers wait for descheduled threads), and a fixed count makes the floating-point
+# summation order, hence the metrics, independent of the machine's core count.
+DEFAULT_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -220,7 +227,22 @@ def _check_xy(name: str, x: Any, y: Any) -> None:
         raise TypeError(f"{name}: y must be int64 ({x.shape[0]},), got {getattr(y, 'shape', type(y))}")
 
 
-@torch.no_grad()
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op CPU threads (None: leave the setting alone), then restore it."""
+    if n is None:
+        yield
+        return
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be a positive int or None, got {n!r}")
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def train(
     config: TrainConfig,
     x: torch.Tensor,
@@ -228,16 +250,23 @@ def train(
     x_val: torch.Tensor,
     y_val: torch.Tensor,
     device: str | torch.device = "cpu",
+    threads: int | None = DEFAULT_THREADS,
 ) -> TrainResult:
     """Train a fresh ``make_mlp(seed=config.seed)`` on (x, y); validation accuracy every epoch.
 
     x, x_val: normalised float32 (N, 784) (see `numeric.mnist_data.normalize`); y, y_val: int64.
     The last batch of an epoch may be smaller (as a DataLoader without drop_last gives it).
+    ``threads``: CPU threads for the run (see `DEFAULT_THREADS`); None keeps torch's setting.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     _check_xy("train", x, y)
     _check_xy("validation", x_val, y_val)
+    with cpu_threads(threads if torch.device(device).type == "cpu" else None), torch.no_grad():
+        return _train(config, x, y, x_val, y_val, device)
+
+
+def _train(config: TrainConfig, x, y, x_val, y_val, device) -> TrainResult:
     t0 = time.perf_counter()
     x, y, x_val, y_val = (t.to(device) for t in (x, y, x_val, y_val))
     params = initial_params(config.seed, device)

@@ -145,7 +145,7 @@ def _prose(results: dict[str, TrainResult], ranked: list[str], stats: dict, deca
             f"(90th), a factor {d['p90_over_p10']:.0f}, and its median {d['median']:.2g} is "
             f"{d['median'] / wd_rate:.0f} times AdamW's uniform $\\eta \\lambda = {wd_rate:g}$ (while the penalty "
             "dominates a weight's gradient, $\\hat m / \\sqrt{\\hat v} \\approx \\mathrm{sign}(w)$ and the weight "
-            "moves by the full $\\eta$ towards zero). Weights with small gradients, for which $\\sqrt{{\\hat v}}$ is "
+            "moves by the full $\\eta$ towards zero). Weights with small gradients, for which $\\sqrt{\\hat v}$ is "
             "small, are driven towards zero at nearly the full step size, while the weights that carry the signal "
             "are barely regularised: the penalty is both too strong and aimed at the wrong weights. The weight RMS "
             f"shows it: {stats['adam_l2']['rms']:.4f} with the $\\ell_2$ term against {stats['adam']['rms']:.4f} for "
