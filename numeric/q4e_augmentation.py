@@ -112,7 +112,8 @@ def _bands(sec: Section, s: Q4ESettings, fit: Runner, data: Q4Data, baseline: fl
         f"the baseline's best validation accuracy {100 * baseline:.2f}% on small_dataset.",
     }
     summary = "; ".join(
-        f"{name}: " + ", ".join(f"{b['strength']:.3g} ({b['drop']:+.2f})" for b in bands[name].values() if b["found"])
+        f"{name} ({AUGMENTATIONS[name].unit}): "
+        + ", ".join(f"{b['strength']:.3g} ({b['drop']:+.2f})" if b["found"] else "not found" for b in bands[name].values())
         for name in bands
     )
     sec.text["bands"] = (

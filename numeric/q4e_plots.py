@@ -91,7 +91,7 @@ def confusion_figure(ctx: Any, counts: torch.Tensor, strength: float, acc: float
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     ax.grid(False)
-    ax.set_title(f"Rotation in (-{strength:g}, {strength:g}) degrees: validation confusion")
+    ax.set_title(f"Rotation in (-{strength:g}, {strength:g}) degrees")
     fig.colorbar(im, ax=ax, label="log(1 + count)")
     return save_figure(
         fig,
