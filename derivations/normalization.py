@@ -75,29 +75,62 @@ def grad_entry(k: Any, n: Any, grad: Any = h, xhat: Any = xh, scale: Any = s, i:
     return (n * grad[k] - s1 - xhat[k] * s2) / (n * scale)
 
 
+class Shown(sp.MutableDenseMatrix):
+    """A matrix that is verified entry by entry but prints (LaTeX and str) as a short label.
+
+    The concrete Jacobians have up to 256 entries of nested radicals; printing them would bury
+    the report, so a step shows what the matrix is and the check uses every entry.
+    """
+
+    label = ""
+
+    def _latex(self, printer: Any) -> str:
+        return self.label
+
+    def _sympystr(self, printer: Any) -> str:
+        return self.label
+
+
+def shown(matrix: sp.Matrix, label: str) -> Shown:
+    out = Shown(matrix)
+    out.label = label
+    return out
+
+
+def labelled(expr: Any, label: str) -> Shown:
+    """A scalar verified as itself but printed as ``label`` (the derivative it was computed as)."""
+    return shown(sp.Matrix([[expr]]), label)
+
+
 def general_steps(n: sp.Symbol, i: sp.Symbol, k: sp.Symbol) -> list[Step]:
-    """The any-n derivation of the normalisation Jacobian and the input gradient."""
+    """The any-n derivation of the normalisation Jacobian and the input gradient.
+
+    Each left side is computed (``sp.diff`` of the definitions with ``sp.Sum`` over a symbolic n,
+    Kronecker sums evaluated for an index in 1..n) and printed as the derivative it is.
+    """
     mu, var = group_stats(n)
     sd = sp.sqrt(var + eps)
     xhat = (x[i] - mu) / sd
     xhat_k = (x[k] - mu) / sd
     jac_exact = in_range(sp.diff(xhat, x[k]).doit(), n)
     jac_closed = (sp.KroneckerDelta(i, k) - 1 / n - xhat * xhat_k / n) / sd
+    d = r"\partial"
     return [
-        Step(evaluate(sp.diff(mu, x[k]), n), 1 / n,
-             rf"$\partial \mu / \partial x_k = \frac{{1}}{{{n}}} \sum_m \delta_{{mk}} = \frac{{1}}{{{n}}}$ for $1 \le k \le {n}$"),
-        Step(sp.expand(sp.Sum(x[m] - mu, (m, 1, n))), 0,
-             rf"the centred values sum to zero: $\sum_m (x_m - \mu) = {n}\mu - {n}\mu = 0$"),
-        Step(evaluate(sp.diff(var, x[k]), n), 2 * (x[k] - mu) / n,
-             rf"$\partial \sigma^2 / \partial x_k = \frac{{2}}{{{n}}} \sum_m (x_m - \mu)(\delta_{{mk}} - \frac{{1}}{{{n}}})$; the second sum vanishes",
+        Step(labelled(evaluate(sp.diff(mu, x[k]), n), rf"\frac{{{d} \mu}}{{{d} x_{k}}}"), 1 / n,
+             rf"$\mu = \frac{{1}}{{{n}}} \sum_m x_m$, so $\partial \mu / \partial x_{k} = \frac{{1}}{{{n}}} \sum_m \delta_{{m{k}}}$,"
+             rf" with $1 \le {k} \le {n}$"),
+        Step(labelled(sp.expand(sp.Sum(x[m] - mu, (m, 1, n))), rf"\sum_{{m=1}}^{{{n}}} (x_m - \mu)"), 0,
+             rf"the centred values sum to zero: ${n}\mu - {n}\mu = 0$"),
+        Step(labelled(evaluate(sp.diff(var, x[k]), n), rf"\frac{{{d} \sigma^2}}{{{d} x_{k}}}"), 2 * (x[k] - mu) / n,
+             rf"$\frac{{2}}{{{n}}} \sum_m (x_m - \mu)(\delta_{{m{k}}} - \frac{{1}}{{{n}}})$; the second sum vanishes",
              kind="jacobian"),
-        Step(jac_exact, jac_closed,
-             r"quotient rule: $\partial \hat{x}_i / \partial x_k = (\delta_{ik} - \partial\mu/\partial x_k)/s"
-             r" - (x_i - \mu) \, \frac{\partial \sigma^2 / \partial x_k}{2 s^3}$, $s = \sqrt{\sigma^2 + \epsilon}$",
-             kind="jacobian"),
-        Step(evaluate(sp.Sum(h[i] * jacobian_entry(i, k, n), (i, 1, n)), n), evaluate(grad_entry(k, n, i=i), n),
-             r"chain rule $\partial L / \partial x_k = \sum_i h_i \, \partial \hat{x}_i / \partial x_k$, $h_i = \partial L / \partial \hat{x}_i$;"
-             r" the Kronecker delta picks $i = k$"),
+        Step(labelled(jac_exact, rf"\frac{{{d} \hat{{x}}_{i}}}{{{d} x_{k}}}"), jac_closed,
+             rf"quotient rule: $(\delta_{{{i}{k}}} - \partial\mu/\partial x_{k})/s - (x_{i} - \mu) \, \frac{{\partial \sigma^2 / \partial x_{k}}}{{2 s^3}}$,"
+             r" $s = \sqrt{\sigma^2 + \epsilon}$", kind="jacobian"),
+        Step(labelled(evaluate(sp.Sum(h[i] * jacobian_entry(i, k, n), (i, 1, n)), n), rf"\frac{{{d} L}}{{{d} x_{k}}}"),
+             grad_entry(k, n, i=i),
+             rf"chain rule $\sum_{i} h_{i} \, \partial \hat{{x}}_{i} / \partial x_{k}$ with $h_{i} = \partial L / \partial \hat{{x}}_{i}$"
+             rf" and the closed-form Jacobian; $\delta_{{{i}{k}}}$ picks ${i} = {k}$"),
     ]
 
 
@@ -169,28 +202,6 @@ def closed_form_grads(G: sp.Matrix, gamma: list[Any], xhat: sp.Matrix, scales: l
     return dX
 
 
-class Shown(sp.MutableDenseMatrix):
-    """A matrix that is verified entry by entry but prints (LaTeX and str) as a short label.
-
-    The concrete Jacobians have up to 256 entries of nested radicals; printing them would bury
-    the report, so a step shows what the matrix is and the check uses every entry.
-    """
-
-    label = ""
-
-    def _latex(self, printer: Any) -> str:
-        return self.label
-
-    def _sympystr(self, printer: Any) -> str:
-        return self.label
-
-
-def shown(matrix: sp.Matrix, label: str) -> Shown:
-    out = Shown(matrix)
-    out.label = label
-    return out
-
-
 # The closed forms, as printed for the concrete steps (BatchNorm: groups are columns; LayerNorm: rows).
 JACOBIAN_LATEX = {
     0: r"\delta_{jl} \frac{1}{s_j}\left(\delta_{ik} - \frac{1}{N} - \frac{\hat{X}_{ij}\hat{X}_{kj}}{N}\right)",
@@ -238,7 +249,7 @@ def concrete_derivation(
             Step(shown(dgamma, r"\frac{\partial L}{\partial \gamma}"),
                  shown(sp.Matrix([[sum(G[a, b] * xhat[a, b] for a in range(n_rows)) for b in range(n_cols)]]), r"\left[\sum_i G_{il} \hat{X}_{il}\right]_l"),
                  r"$\partial L / \partial \gamma_j = \sum_i G_{ij} \hat{X}_{ij}$", method="substitution", points=points),
-            Step(dbeta, sp.Matrix([[sum(G[:, b]) for b in range(n_cols)]]),
+            Step(shown(dbeta, r"\frac{\partial L}{\partial \beta}"), sp.Matrix([[sum(G[:, b]) for b in range(n_cols)]]),
                  r"$\partial L / \partial \beta_j = \sum_i G_{ij}$"),
         ],
         Result("dX", dX_closed, args),

@@ -73,19 +73,19 @@ def all_features() -> Derivation:
     loss = sp.Sum(sp.Sum(G[i, j] * (gamma[j] * Xh[i, j] + beta_bn[j]), (j, 1, D)), (i, 1, N))
     chain = sp.Sum(sp.Sum(G[i, j] * gamma[j] * JACOBIAN, (j, 1, D)), (i, 1, N))
     steps = [
-        Step(nz.evaluate(sp.diff(mu, X[k, l]), N), dl(j, l) / N,
+        Step(nz.labelled(nz.evaluate(sp.diff(mu, X[k, l]), N), r"\frac{\partial \mu_j}{\partial X_{kl}}"), dl(j, l) / N,
              r"$\mu_j$ reads column $j$ only: $\partial \mu_j / \partial X_{kl} = \delta_{jl} / N$"),
-        Step(nz.evaluate(sp.diff(var, X[k, l]), N), 2 * dl(j, l) * (X[k, j] - mu) / N,
+        Step(nz.labelled(nz.evaluate(sp.diff(var, X[k, l]), N), r"\frac{\partial \sigma_j^2}{\partial X_{kl}}"), 2 * dl(j, l) * (X[k, j] - mu) / N,
              r"$\partial \sigma_j^2 / \partial X_{kl} = 2 \delta_{jl} (X_{kj} - \mu_j) / N$, as for $D = 1$", kind="jacobian"),
-        Step(nz.in_range(sp.diff(xhat(i), X[k, l]).doit(), N),
+        Step(nz.labelled(nz.in_range(sp.diff(xhat(i), X[k, l]).doit(), N), r"\frac{\partial \hat{X}_{ij}}{\partial X_{kl}}"),
              dl(j, l) * (dl(i, k) - 1 / N - xhat(i) * xhat(k) / N) / sd,
              r"the Jacobian is block diagonal: $\partial \hat{X}_{ij} / \partial X_{kl} = \delta_{jl} (\delta_{ik} - \frac{1}{N} - \frac{\hat{X}_{ij} \hat{X}_{kj}}{N}) / s_j$",
              kind="jacobian"),
-        Step(nz.evaluate(sp.diff(loss, beta_bn[l]), (N, D)), DBETA,
+        Step(nz.labelled(nz.evaluate(sp.diff(loss, beta_bn[l]), (N, D)), r"\frac{\partial L}{\partial \beta_l}"), DBETA,
              r"$Y_{ij} = \gamma_j \hat{X}_{ij} + \beta_j$, so $\partial L / \partial \beta_l = \sum_{ij} G_{ij} \delta_{jl}$"),
-        Step(nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), DGAMMA,
+        Step(nz.labelled(nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), r"\frac{\partial L}{\partial \gamma_l}"), DGAMMA,
              r"$\partial L / \partial \gamma_l = \sum_{ij} G_{ij} \hat{X}_{ij} \delta_{jl}$"),
-        Step(nz.evaluate(chain, (N, D)), DX,
+        Step(nz.labelled(nz.evaluate(chain, (N, D)), r"\frac{\partial L}{\partial X_{kl}}"), DX,
              r"chain rule $\partial L / \partial X_{kl} = \sum_{ij} G_{ij} \gamma_j \, \partial \hat{X}_{ij} / \partial X_{kl}$;"
              r" $\delta_{jl}$ keeps column $l$ and $\gamma_l$ leaves the sum"),
     ]

@@ -71,19 +71,19 @@ def all_examples() -> Derivation:
     # The batch sum (over i, picked by delta_ik) innermost, so SymPy evaluates it first.
     chain = sp.Sum(sp.Sum(G[i, j] * gamma[j] * JACOBIAN, (i, 1, N)), (j, 1, D))
     steps = [
-        Step(nz.evaluate(sp.diff(mu, X[k, l]), D), dl(i, k) / D,
+        Step(nz.labelled(nz.evaluate(sp.diff(mu, X[k, l]), D), r"\frac{\partial \mu_i}{\partial X_{kl}}"), dl(i, k) / D,
              r"$\mu_i$ reads row $i$ only: $\partial \mu_i / \partial X_{kl} = \delta_{ik} / D$"),
-        Step(nz.evaluate(sp.diff(var, X[k, l]), D), 2 * dl(i, k) * (X[i, l] - mu) / D,
+        Step(nz.labelled(nz.evaluate(sp.diff(var, X[k, l]), D), r"\frac{\partial \sigma_i^2}{\partial X_{kl}}"), 2 * dl(i, k) * (X[i, l] - mu) / D,
              r"$\partial \sigma_i^2 / \partial X_{kl} = 2 \delta_{ik} (X_{il} - \mu_i) / D$", kind="jacobian"),
-        Step(nz.in_range(sp.diff(xhat(j), X[k, l]).doit(), D),
+        Step(nz.labelled(nz.in_range(sp.diff(xhat(j), X[k, l]).doit(), D), r"\frac{\partial \hat{X}_{ij}}{\partial X_{kl}}"),
              dl(i, k) * (dl(j, l) - 1 / D - xhat(j) * xhat(l) / D) / sd,
              r"block diagonal by rows: $\partial \hat{X}_{ij} / \partial X_{kl} = \delta_{ik} (\delta_{jl} - \frac{1}{D} - \frac{\hat{X}_{ij} \hat{X}_{il}}{D}) / s_i$",
              kind="jacobian"),
-        Step(nz.evaluate(sp.diff(loss, beta_ln[l]), (N, D)), DBETA,
+        Step(nz.labelled(nz.evaluate(sp.diff(loss, beta_ln[l]), (N, D)), r"\frac{\partial L}{\partial \beta_l}"), DBETA,
              r"$\beta_j$ is per feature, so $\partial L / \partial \beta_l = \sum_{ij} G_{ij} \delta_{jl}$: a sum over the batch"),
-        Step(nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), DGAMMA,
+        Step(nz.labelled(nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), r"\frac{\partial L}{\partial \gamma_l}"), DGAMMA,
              r"$\partial L / \partial \gamma_l = \sum_{ij} G_{ij} \hat{X}_{ij} \delta_{jl}$: again a sum over the batch"),
-        Step(nz.evaluate(chain, (N, D)), DX,
+        Step(nz.labelled(nz.evaluate(chain, (N, D)), r"\frac{\partial L}{\partial X_{kl}}"), DX,
              r"chain rule: $\delta_{ik}$ keeps row $k$; the sum now runs over features $j$, along which $\gamma_j$ varies,"
              r" so $\gamma_j$ stays inside it"),
     ]
