@@ -40,7 +40,13 @@ def in_range(expr: Any, n: sp.Symbol | tuple[sp.Symbol, ...]) -> Any:
 
     def first_branch(pw: sp.Piecewise) -> Any:
         cond = pw.args[0].cond
-        if not (isinstance(cond, (sp.GreaterThan, sp.LessThan)) and cond.free_symbols & sizes):
+        if isinstance(cond, sp.GreaterThan):  # size >= index
+            big, small = cond.lhs, cond.rhs
+        elif isinstance(cond, sp.LessThan):  # index <= size
+            big, small = cond.rhs, cond.lhs
+        else:
+            big = small = None
+        if not (big in sizes and isinstance(small, sp.Symbol) and small.is_integer and small.is_positive):
             raise ValueError(f"unexpected Piecewise condition {cond}")
         return pw.args[0].expr
 

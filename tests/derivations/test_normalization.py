@@ -19,6 +19,10 @@ def test_general_steps_hold_for_symbolic_n():
 def test_in_range_refuses_conditions_it_does_not_know():
     with pytest.raises(ValueError, match="unexpected Piecewise"):
         nz.in_range(sp.Piecewise((1, sp.Symbol("z") > 0), (0, True)), N)
+    with pytest.raises(ValueError, match="unexpected Piecewise"):
+        nz.in_range(sp.Piecewise((1, N >= 2), (0, True)), N)  # not an index range
+    assert nz.in_range(sp.Piecewise((7, N >= k), (0, True)), N) == 7
+    assert nz.in_range(sp.Piecewise((7, k <= N), (0, True)), N) == 7
 
 
 def test_shown_matrix_prints_its_label_but_verifies_every_entry():
