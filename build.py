@@ -130,7 +130,7 @@ def summary(rows: list[tuple[str, str, float, str]], extra: list[tuple[str, floa
     lines = [f"{'stage':8s} {'result':7s} {'how':7s} {'seconds':>8s}"]
     lines += [f"{qid:8s} {res:7s} {how:7s} {sec:8.1f}" for qid, res, sec, how in rows]
     lines += [f"{name:8s} {'':7s} {'':7s} {sec:8.1f}" for name, sec in extra]
-    lines.append(f"{'total':8s} {'':7s} {'':7s} {wall:8.1f}")
+    lines.append(f"{'total':8s} {'':7s} {'':7s} {wall:8.1f}  (after start-up and imports)")
     return "\n".join(lines)
 
 

@@ -217,6 +217,8 @@ def report_view(results: dict[str, Any]) -> dict[str, Any]:
         "n_passed": n_checks - n_failed,
         "failed_questions": [q["heading"] for q in questions if not q["passed"]],
         "passed": n_failed == 0 and all(q["passed"] for q in questions) and bool(questions),
+        "device": " ".join(str(build.get("device", {}).get(k, "")) for k in ("used", "name")).strip(),
+        "seed": build.get("seeds", {}).get("seed", ""),
         "config": values.tree(build.get("config", {})),
         "environment": values.tree({k: build[k] for k in ("device", "seeds", "versions") if k in build}),
         "seconds": _seconds(build),
