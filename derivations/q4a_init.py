@@ -79,6 +79,13 @@ def mixture_sum(sizes: tuple[int, ...] | None = None) -> sp.Expr:
     return sp.Add(*[w * _uniform_pdf(layer["bound"]) for w, layer in zip(mixture_weights(sizes), layers(sizes), strict=True)])
 
 
+def _components_at(point: sp.Expr, sizes: tuple[int, ...] | None) -> sp.Expr:
+    """``sum_k pi_k f_k(point)`` left unevaluated, so the report shows each layer's contribution."""
+    terms = [sp.Mul(w, _uniform_pdf(layer["bound"]).subs(x, point), evaluate=False)
+             for w, layer in zip(mixture_weights(sizes), layers(sizes), strict=True)]
+    return sp.Add(*terms, evaluate=False)
+
+
 def _regions(sizes: tuple[int, ...] | None) -> list[tuple[sp.Expr, sp.Expr]]:
     """(bound b_j, density on b_{j-1} < |x| <= b_j) for the distinct bounds, ascending."""
     ls, ws = layers(sizes), mixture_weights(sizes)
@@ -127,11 +134,12 @@ def _pdf_derivation(sizes: tuple[int, ...] | None) -> Derivation:
     ]
     for j, (b, v) in enumerate(regions):
         mid = (edges[j] + b) / 2  # every component density is constant on b_{j-1} < |x| <= b_j
-        steps.append(Step(mix.subs(x, mid), v,
+        steps.append(Step(_components_at(mid, sizes), v,
                           f"on ${sp.latex(edges[j])} < |x| \\le {sp.latex(b)}$ the mixture is the constant "
                           r"$\sum_{k: b_k \ge |x|} \pi_k / (2 b_k)$ (checked at an interior point)"))
     steps += [
-        Step(mix.subs(x, 2 * edges[-1]), 0, r"no parameter lies beyond the widest bound"),
+        Step(_components_at(2 * edges[-1], sizes), 0, r"no parameter lies beyond the widest bound"),
+        Step(mix, pdf, r"so the mixture $\sum_k \pi_k f_k$ is the staircase $f_X$ (the whole function, symbolically)"),
         Step(sp.integrate(pdf, (x, -sp.oo, sp.oo)), 1, r"$\int f_X = 1$: a density"),
         Step(sp.integrate(x**2 * pdf, (x, -sp.oo, sp.oo)), mixture_variance(sizes),
              r"$\mathrm{Var}\, X = \sum_k \pi_k b_k^2 / 3$"),
@@ -146,7 +154,7 @@ def _pdf_derivation(sizes: tuple[int, ...] | None) -> Derivation:
         steps,
         Result("pdf", pdf, (x,)),
         statement=r"$f_X(x) = \sum_k \pi_k \frac{\sqrt{n_{k-1}}}{2} \mathbf{1}[|x| \le 1/\sqrt{n_{k-1}}]$ with $\pi_k = n_k (n_{k-1}+1)/P$.",
-        argument="Weights and biases of layer k are both U(-1/sqrt(n_{k-1}), 1/sqrt(n_{k-1})); a parameter chosen uniformly among all P is in layer k with probability pi_k, and the law of total probability gives the mixture.",
+        argument=r"Weights and biases of layer $k$ are both $U(-1/\sqrt{n_{k-1}}, 1/\sqrt{n_{k-1}})$; a parameter chosen uniformly among all $P$ is in layer $k$ with probability $\pi_k$, and the law of total probability gives the mixture.",
     )
 
 
@@ -159,7 +167,7 @@ def _variance_derivation() -> Derivation:
     gauss = sp.exp(-(x**2) / (2 * s_z**2)) / (sp.sqrt(2 * sp.pi) * s_z)
     a_needed = sp.solve(sp.Eq(n_in * a_bound**2 / 3 * q, c_target * q), a_bound)
     steps = [
-        Step(sp.integrate(x**2 / (2 * a_bound), (x, -a_bound, a_bound)), a_bound**2 / 3,
+        Step(sp.Integral(x**2 / (2 * a_bound), (x, -a_bound, a_bound)), a_bound**2 / 3,
              r"$\mathrm{Var}\, U(-a, a) = a^2/3$", kind="expectation"),
         Step(sp.simplify(variance(W * X)), a_bound**2 / 3 * q,
              r"independent $w$ (zero mean) and $x$: $\mathrm{Var}(w x) = \mathrm{Var}(w) E[x^2]$", kind="expectation"),

@@ -40,10 +40,10 @@ def _vectors(d: int = VECTOR_D) -> tuple[sp.Matrix, sp.Matrix]:
     return w, g
 
 
-def l2_penalty_gradient(w: sp.Matrix) -> sp.Matrix:
+def l2_penalty_gradient(w: sp.Matrix, evaluate: bool = True) -> sp.Matrix:
     """``grad_w (lambda_l2 sum_i w_i^2)``, differentiated coordinate by coordinate."""
     penalty = lambda_l2 * sum(wi**2 for wi in w)
-    return sp.Matrix([sp.diff(penalty, wi) for wi in w])
+    return sp.Matrix([sp.Derivative(penalty, wi).doit() if evaluate else sp.Derivative(penalty, wi) for wi in w])
 
 
 def updates(lr: sp.Expr | int = 1) -> dict[str, sp.Matrix]:
@@ -81,9 +81,9 @@ def _problem_notation() -> Derivation:
     u = updates()
     lam = _solve_for(lambda_wd, u["weight_decay"], u["l2"])
     steps = [
-        Step(l2_penalty_gradient(w), 2 * lambda_l2 * w,
+        Step(l2_penalty_gradient(w, evaluate=False), 2 * lambda_l2 * w,
              r"$\partial_{w_j} \lambda_{\ell_2} \sum_i w_i^2 = 2 \lambda_{\ell_2} w_j$: only the $i = j$ term depends on $w_j$"),
-        Step(u["l2"], w - (g + 2 * lambda_l2 * w),
+        Step(w - (g + l2_penalty_gradient(w, evaluate=False)), u["l2"],
              r"the $\ell_2$ update: $w - \nabla_w(\mathcal{L}_{data} + \lambda_{\ell_2} \|w\|^2)$"),
         Step(u["weight_decay"] - u["l2"], (2 * lambda_l2 - lambda_wd) * w,
              r"the two updates differ by $(2\lambda_{\ell_2} - \lambda_{wd}) w$, whatever the data gradient"),

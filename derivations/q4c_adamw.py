@@ -39,13 +39,13 @@ def _adamw() -> Derivation:
     steps = [
         Step(adamw_update(), paper,
              r"PyTorch's $w \leftarrow (1-\eta\lambda) w$, then the Adam step, is the paper's decoupled update"),
-        Step(sp.Matrix([sp.diff(m_t, lam), sp.diff(v_t, lam)]), sp.zeros(2, 1),
+        Step(sp.Matrix([sp.Derivative(m_t, lam), sp.Derivative(v_t, lam)]), sp.zeros(2, 1),
              r"the moments see only the data gradient: the decay never enters $m_t$, $v_t$"),
         Step((adam_step - adamw_update()) / (eta * w_prev), lam,
              r"the decay removes the fraction $\eta\lambda$ of every weight per step, whatever its gradient history"),
         Step(sp.Matrix([matching]), sp.Matrix([lam * (sp.sqrt(v_hat) + eps)]),
              r"Adam-$\ell_2$ decays at $\eta\lambda_{\ell_2}/(\sqrt{\hat v}+\epsilon)$; matching AdamW needs a different $\lambda_{\ell_2}$ per coordinate"),
-        Step(sp.Matrix([sp.diff(penalty, wi) for wi in wvec]), lam * wvec,
+        Step(sp.Matrix([sp.Derivative(penalty, wi) for wi in wvec]), lam * wvec,
              r"torch's Adam(weight_decay $=\lambda$) adds $\lambda w$ to the gradient: the gradient of $(\lambda/2)\|w\|^2$"),
     ]
     return Derivation(

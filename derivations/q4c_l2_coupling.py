@@ -51,13 +51,13 @@ def _momentum() -> Derivation:
              r"adjacent ranges combine: $b_t = \sum_{k=1}^{t} \mu^{t-k}(g_k + \lambda w_{k-1})$"),
         Step(momentum_buffer(), sp.Sum(mu ** (t - i) * g(i), (i, 1, t)) + lam * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
              r"the buffer splits into a gradient part and a decay part $\lambda \sum_k \mu^{t-k} w_{k-1}$ over past weights"),
-        Step(sp.diff(coupled, lam), -eta * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
+        Step(sp.Derivative(coupled, lam), -eta * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
              r"$\partial w_t / \partial \lambda$: the decay of step $t$ is a weighted sum of all earlier weights"),
         Step(lam * w_const * closed, lam * w_const * (1 - mu**t) / (1 - mu),
              r"for a constant weight the decay grows to $\lambda w (1-\mu^t)/(1-\mu)$ ($0<\mu<1$)"),
         Step(steady, lam * w_const / (1 - mu),
              r"steady state $b = \mu b + \lambda w$: the decay is amplified by $1/(1-\mu)$ (10 for $\mu = 0.9$)"),
-        Step(sp.diff(decoupled, lam), -eta * w(t - 1),
+        Step(sp.Derivative(decoupled, lam), -eta * w(t - 1),
              r"decoupled (SGDW): $w_t = w_{t-1} - \eta b_t - \eta\lambda w_{t-1}$ decays only the current weight, at rate $\eta\lambda$"),
     ]
     return Derivation(

@@ -133,9 +133,9 @@ def check(ctx: Context) -> Section:
         text={
             "pdf_check": (
                 f"Checked against the real model (seed {ctx.seed}): the {values.size} initial parameters pass a "
-                f"Kolmogorov-Smirnov test against the derived CDF (statistic $D = {mixture.error:.2e}$, critical value "
-                f"${mixture.tolerance:.2e}$ at $\\alpha = {ALPHA:g}$, p-value ${pvalue:.2f}$), while the same parameters "
-                f"scaled by {CONTROL_SCALE} are rejected ($D = {control.error:.2e}$). Each layer's weights and biases pass "
+                f"Kolmogorov-Smirnov test against the derived CDF (statistic D = {mixture.error:.4f}, critical value "
+                f"{mixture.tolerance:.4f} at level {ALPHA:g}, p-value {pvalue:.2f}), while the same parameters "
+                f"scaled by {CONTROL_SCALE} are rejected (D = {control.error:.4f}). Each layer's weights and biases pass "
                 "their own uniform KS test, and the largest |w| sits at the derived bound."
             ),
             "why_scale_check": (

@@ -55,6 +55,12 @@ def test_answer_parses_back_and_integrates_to_one(section):
     assert np.max(np.abs(f_ans(grid) - f_mix(grid))) <= TOL_DENSITY
 
 
+def test_a_wrong_staircase_fails():
+    pdf = mixture_pdf()
+    bad = sp.Piecewise((pdf.args[0][0], sp.Abs(x) <= sp.Rational(1, 27)), *pdf.args[1:])  # edge moved
+    assert not Step(mixture_sum(), bad, "moved edge").verify("b").passed
+
+
 def test_cdf_is_the_integral_of_the_pdf():
     F = sp.lambdify(x, mixture_cdf(), "numpy")
     f = sp.lambdify(x, mixture_pdf(), "numpy")
