@@ -111,11 +111,12 @@ def run_stage(q: Question, ctx: Context, store: stage_cache.StageCache, key: str
     return section, seconds, "ran"
 
 
-def build_info(args: argparse.Namespace, selected: list[Question], versions: dict[str, str]) -> dict[str, Any]:
+def build_info(args: argparse.Namespace, versions: dict[str, str]) -> dict[str, Any]:
     return {
         "problem_set": PROBLEM_SET,
         "date": dt.date.today().isoformat(),
-        "questions": [{"id": q.id, "title": q.title, "needs": list(q.needs)} for q in selected],
+        # every question of the problem set, so a partial (--only) report can say what it leaves out
+        "questions": [{"id": q.id, "title": q.title, "needs": list(q.needs)} for q in QUESTIONS],
         "quick": bool(args.quick),
         "only": args.only,
         "config": {"quick": bool(args.quick), "device": args.device, "data_dir": str(args.data_dir),
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     data = stage_cache.data_identity(args.data_dir)
     store = stage_cache.StageCache(out)
     results: dict[str, Any] = {}
-    info = build_info(args, selected, versions)
+    info = build_info(args, versions)
     keys: dict[str, str] = {}
     rows = []
     bar = tqdm(total=len(selected), unit="stage", disable=None, leave=False, file=sys.stderr)

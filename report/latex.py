@@ -68,6 +68,20 @@ _GREEK = {unicodedata.lookup(f"GREEK SMALL LETTER {n.upper().replace('LAMBDA', '
     "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega")}
 
 
+def _math_unicode(tex: str) -> str:
+    """Math source with the Unicode symbols pdflatex cannot read in math (α, ℓ, ≤ ...) as commands."""
+    if tex.isascii():
+        return tex
+    out = []
+    for c in tex:
+        cmd = _UNICODE.get(c) or _GREEK.get(c)
+        if cmd and cmd.startswith(r"\ensuremath{"):
+            out.append("{" + cmd[len(r"\ensuremath{") :])  # "{\alpha}": a group, so "αx" stays apart
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def _char(c: str) -> str:
     if c in _ASCII:
         return _ASCII[c]
@@ -92,17 +106,17 @@ def escape(value: Any) -> TeX:
 
 def math(tex: str) -> TeX:
     """LaTeX math source (SymPy's printer output) inserted as is, inside a math context."""
-    return TeX(str(tex))
+    return TeX(_math_unicode(str(tex)))
 
 
 def mathi(tex: str) -> TeX:
     """Inline math."""
-    return TeX(f"${tex}$") if str(tex).strip() else TeX("")
+    return TeX(f"${_math_unicode(str(tex))}$") if str(tex).strip() else TeX("")
 
 
 def mathd(tex: str) -> TeX:
     """Display math, scaled down to the line width if wider (``\\fitmath`` in the base template)."""
-    return TeX(f"\\fitmath{{{tex}}}") if str(tex).strip() else TeX("")
+    return TeX(f"\\fitmath{{{_math_unicode(str(tex))}}}") if str(tex).strip() else TeX("")
 
 
 def prose(value: Any) -> TeX:
@@ -112,7 +126,7 @@ def prose(value: Any) -> TeX:
         if kind == "text":
             out.append(escape(body))
         elif kind == "inline":
-            out.append(f"${body}$")
+            out.append(f"${_math_unicode(body)}$")
         elif kind == "display":
             out.append(f"\n\\begin{{center}}{mathd(body)}\\end{{center}}\n")
         else:

@@ -121,8 +121,9 @@ def test_build_writes_results_and_report_then_takes_stages_from_the_cache(tmp_pa
     assert rc == 0 and CALLS == ["good", "needy"]  # nothing re-ran
     assert results["build"]["cache"] == {"qa": "cached", "qb": "cached"}
 
-    rc, results = _run(tmp_path, "--quick", "--only", "qb")
-    assert CALLS == ["good", "needy"] and set(results) == {"qa", "qb", "build"}
+    rc, results = _run(tmp_path, "--quick", "--only", "qa")
+    assert CALLS == ["good", "needy"] and set(results) == {"qa", "build"}
+    assert "Not in this build:</strong> 1B Second" in (tmp_path / "report.html").read_text()
 
     rc, results = _run(tmp_path, "--quick", "--force")
     assert CALLS == ["good", "needy"] * 2 and results["build"]["cache"]["qa"] == "ran"

@@ -38,6 +38,10 @@ def test_prose_keeps_math_and_escapes_the_rest():
     assert r"\fitmath{y}" in latex.prose("so $$y$$")
 
 
+def test_unicode_symbols_in_math_become_commands():
+    assert latex.prose("$α ≤ ℓ_2$") == r"${\alpha} {\le} {\ell}_2$"
+
+
 def test_untrusted_paths_are_refused():
     assert latex.path("figures/q1b_loss.pdf") == "figures/q1b_loss.pdf"
     for bad in ("../x.pdf", "/etc/x.pdf", "a b.pdf", "x}.pdf"):
@@ -72,10 +76,12 @@ def test_random_text_never_breaks_the_compile(tmp_path):
     alphabet = string.printable + "éüßøℓαβ→≤✓–—’“”…\u2603"
     lines = [latex.escape("".join(rng.choice(alphabet) for _ in range(60))) for _ in range(200)]
     lines.append(latex.tt(string.printable))
+    lines.append(latex.prose("unicode in math: $α ≤ ℓ_2 → ∞$ and $$β · x ≈ y$$"))
     body = "\n\n".join(lines)
     tex = tmp_path / "report.tex"
     tex.write_text(latex.environment().from_string(
-        r"\documentclass{article}\usepackage[T1]{fontenc}\usepackage[utf8]{inputenc}\usepackage{amssymb}"
+        r"\documentclass{article}\usepackage[T1]{fontenc}\usepackage[utf8]{inputenc}\usepackage{amssymb,graphicx}"
+        r"\newsavebox{\fitbox}\newcommand{\fitmath}[1]{\sbox{\fitbox}{$\displaystyle #1$}\usebox{\fitbox}}"
         r"\begin{document}\VAR{body}\end{document}").render(body=latex.TeX(body)))
     pdf, ran = texcompile.compile_pdf(tex)
     assert ran and pdf.stat().st_size > 1000
