@@ -176,6 +176,9 @@ def _prose(st: dict[str, dict[str, float]], runs: dict[str, TrainResult], epochs
 
     tail = "heavier tails" if g["excess_kurtosis"] > i["excess_kurtosis"] else "lighter tails"
     sgd_shape = "close to the initial one" if abs(g["std"] / i["std"] - 1) < 0.25 else "visibly changed"
+    # excess kurtosis > 0: more peaked with heavier tails than a Gaussian of the same std (which has 0)
+    family = "more peaked and heavier-tailed than a Gaussian of the same spread" if g["excess_kurtosis"] > 0 else \
+        "flatter than a Gaussian of the same spread"
     wd_dir = "shrinks towards zero" if d["std"] < g["std"] else "does not shrink"
     return {
         "hist_init": (
@@ -184,7 +187,9 @@ def _prose(st: dict[str, dict[str, float]], runs: dict[str, TrainResult], epochs
             f"{i['excess_kurtosis']:.2f} (a single uniform has $-1.2$; the mixture of widths makes it more peaked)."
         ),
         "hist_sgd": (
-            f"After {epochs} epochs of SGD the distribution is {sgd_shape}: the standard deviation goes "
+            f"After {epochs} epochs of SGD the distribution is {sgd_shape}: still centred at zero (mean "
+            f"{g['mean']:.1e}) but {family} (excess kurtosis {g['excess_kurtosis']:.1f}; a Gaussian has 0). The "
+            f"standard deviation goes "
             f"{change(i['std'], g['std'])}, the largest magnitude from {i['max_abs']:.3f} to {g['max_abs']:.3f}, "
             f"and the excess kurtosis {change(i['excess_kurtosis'], g['excess_kurtosis'])}: the sharp edges of the "
             f"uniform steps are smoothed into {tail}, while the bulk barely moves: the median parameter moves "
