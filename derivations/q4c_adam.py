@@ -31,6 +31,8 @@ TEX_NAMES = {s2: r"E[g^2]", mu: r"\mu"}
 @cache  # refine's assumption solver takes ~1 s per call; the sums are reused
 def geometric_sum(base: sp.Symbol, upper: sp.Expr = t) -> tuple[sp.Expr, sp.Expr]:
     """``sum_{i=1}^{upper} base^(upper - i)``: SymPy's Piecewise, and its value for ``0 < base < 1``."""
+    if not isinstance(base, sp.Symbol):
+        raise TypeError(f"base must be a sympy Symbol, got {type(base).__name__}")
     piecewise = sp.Sum(base ** (upper - i), (i, 1, upper)).doit()
     refined = sp.refine(piecewise, sp.Q.positive(base) & sp.Q.lt(base, 1))
     return piecewise, sp.simplify(refined)

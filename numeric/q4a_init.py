@@ -13,6 +13,8 @@ are compared with `derivations.q4a_init`:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.stats
 import sympy as sp
@@ -37,7 +39,10 @@ BATCH, FAN_OUT = 1024, 256
 VAR_REL_TOL = 0.1
 
 
-def ks_check(name: str, values: np.ndarray, cdf, alpha: float = ALPHA) -> Check:
+CDF = Callable[[np.ndarray], np.ndarray]
+
+
+def ks_check(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> Check:
     """KS test of ``values`` against ``cdf``: error = statistic D, tolerance = critical D at ``alpha``."""
     values = np.asarray(values, dtype=np.float64).ravel()
     if values.size < 2:
@@ -48,13 +53,13 @@ def ks_check(name: str, values: np.ndarray, cdf, alpha: float = ALPHA) -> Check:
                  f"KS statistic vs critical value at alpha={alpha:g}; n={values.size}, p-value={res.pvalue:.3g}")
 
 
-def ks_rejects(name: str, values: np.ndarray, cdf, alpha: float = ALPHA) -> Check:
+def ks_rejects(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> Check:
     """A control: passes when the KS test *rejects* (statistic above the critical value)."""
     c = ks_check(name, values, cdf, alpha)
     return Check(name, not c.passed, c.error, c.tolerance, c.detail + "; must EXCEED the critical value")
 
 
-def _uniform_cdf(bound: float):
+def _uniform_cdf(bound: float) -> CDF:
     return scipy.stats.uniform(loc=-bound, scale=2 * bound).cdf
 
 
@@ -86,6 +91,8 @@ def _layer_checks(params: list[tuple[str, np.ndarray]]) -> list[Check]:
 
 def preactivation_variance(width: int, fixed_bound: float | None, seed: int) -> float:
     """Var z of nn.Linear(width, FAN_OUT) at init on N(0, 1) inputs (default or U(-a, a) weights)."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
     torch.manual_seed(seed)
     layer = torch.nn.Linear(width, FAN_OUT)
     if fixed_bound is not None:

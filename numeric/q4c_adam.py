@@ -39,6 +39,8 @@ ZETA_STEPS = (1, 2, 5, 10, 20, 50, 100)  # where the non-stationary prediction i
 
 def simulate(cfg: BiasConfig, means: np.ndarray) -> dict[str, np.ndarray]:
     """``(runs, steps)`` arrays of m, v, m_hat, v_hat for gradients ``N(means[t-1], std^2)``."""
+    if np.shape(means) != (cfg.steps,):
+        raise ValueError(f"means must have shape ({cfg.steps},), got {np.shape(means)}")
     rng = np.random.default_rng(cfg.seed)
     g = means[None, :] + cfg.std * rng.standard_normal((cfg.runs, cfg.steps))
     corr = sp.lambdify((beta, t), bias_correction(), "numpy")

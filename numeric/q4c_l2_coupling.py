@@ -15,6 +15,7 @@ Derived predictions (`derivations.q4c_l2_coupling`): SGD ``lambda``; SGD+momentu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -53,7 +54,10 @@ def _gradients(cfg: CouplingConfig) -> torch.Tensor:
     return torch.randn(cfg.steps, len(cfg.scales), generator=gen, dtype=torch.float64) * s
 
 
-def _optimizers(cfg: CouplingConfig) -> dict[str, tuple]:
+MakeOptimizer = Callable[[list[torch.Tensor], float], torch.optim.Optimizer]  # (params, weight_decay)
+
+
+def _optimizers(cfg: CouplingConfig) -> dict[str, tuple[MakeOptimizer, bool]]:
     """name -> (make_optimizer(params, weight_decay), coupled l2?)."""
     return {
         "SGD": (lambda p, wd: torch.optim.SGD(p, lr=cfg.lr, weight_decay=wd), True),
@@ -64,8 +68,10 @@ def _optimizers(cfg: CouplingConfig) -> dict[str, tuple]:
     }
 
 
-def run(make, weight_decay: float, grads: torch.Tensor) -> np.ndarray:
+def run(make: MakeOptimizer, weight_decay: float, grads: torch.Tensor) -> np.ndarray:
     """Weights ``(T + 1, D)`` from ``w = 1`` under the data gradients ``grads`` ``(T, D)``."""
+    if grads.ndim != 2:
+        raise ValueError(f"grads must be (T, D), got shape {tuple(grads.shape)}")
     w = torch.ones(grads.shape[1], dtype=torch.float64, requires_grad=True)
     opt = make([w], weight_decay)
     out = [w.detach().clone()]
@@ -79,6 +85,8 @@ def run(make, weight_decay: float, grads: torch.Tensor) -> np.ndarray:
 
 def effective_decay(w_reg: np.ndarray, w_free: np.ndarray, lr: float) -> np.ndarray:
     """``d_j`` (per unit learning rate) from a regularised and a free trajectory ``(T + 1, D)``."""
+    if w_reg.shape != w_free.shape or w_reg.ndim != 2 or w_reg.shape[0] < 2:
+        raise ValueError(f"w_reg and w_free must share a (T + 1, D) shape, T >= 1; got {w_reg.shape}, {w_free.shape}")
     return -(w_reg[-1] - w_free[-1]) / (lr * w_reg[:-1].sum(axis=0))
 
 

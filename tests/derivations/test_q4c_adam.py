@@ -57,3 +57,8 @@ def test_derive_merges_all_of_q4c_in_order():
     assert list(s.text) == ["bias_correction", "nonstationary", "l2_momentum", "l2_rmsprop", "l2_adam", "adamw"]
     assert {"bias_correction", "adamw_update"} <= set(s.answers)
     assert [d.name for d in s.derivations][:2] == ["q4c_bias_correction", "q4c_nonstationary"]
+
+
+def test_geometric_sum_rejects_non_symbols():
+    with pytest.raises(TypeError, match="base"):
+        geometric_sum(0.9)

@@ -56,3 +56,9 @@ def test_variance_grows_with_width_only_for_a_fixed_scale():
     default = [preactivation_variance(n, None, 0) for n in (64, 1024)]
     assert fixed[1] / fixed[0] == pytest.approx(16, rel=0.1)  # n a^2 / 3 with n x16; 0.1 as VAR_REL_TOL
     assert default[1] / default[0] == pytest.approx((1 / 3 + 1 / 3072) / (1 / 3 + 1 / 192), rel=0.1)
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, True])
+def test_bad_width_rejected(bad):
+    with pytest.raises(ValueError, match="width"):
+        preactivation_variance(bad, None, 0)

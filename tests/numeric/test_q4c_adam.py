@@ -39,3 +39,8 @@ def test_check_merges_all_of_q4c(tmp_path):
     assert not [c.name for c in sec.checks if not c.passed]
     assert {"bias_correction_check", "l2_measured", "adamw_check"} <= set(sec.text)
     assert "l2_effective_decay" in sec.tables
+
+
+def test_simulate_rejects_wrong_means_shape():
+    with pytest.raises(ValueError, match="means"):
+        simulate(CFG, np.zeros(3))

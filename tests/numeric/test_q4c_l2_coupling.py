@@ -37,3 +37,8 @@ def test_effective_decay_formula():
 def test_bad_config_rejected():
     with pytest.raises(ValueError, match="cfg"):
         check(None, CouplingConfig(weight_decay=0.0))
+
+
+def test_shape_errors_name_the_argument():
+    with pytest.raises(ValueError, match="w_reg"):
+        effective_decay(np.ones((3, 2)), np.ones((3, 1)), lr=1.0)
