@@ -187,8 +187,9 @@ def _prose(st: dict[str, dict[str, float]], runs: dict[str, TrainResult], epochs
             f"{i['excess_kurtosis']:.2f} (a single uniform has $-1.2$; the mixture of widths makes it more peaked)."
         ),
         "hist_sgd": (
-            f"After {epochs} epochs of SGD the distribution is {sgd_shape}: still centred at zero (mean "
-            f"{g['mean']:.1e}) but {family} (excess kurtosis {g['excess_kurtosis']:.1f}; a Gaussian has 0). The "
+            f"After {epochs} epochs of SGD the distribution is {sgd_shape}: "
+            f"{'still centred at zero' if abs(g['mean']) < 0.1 * g['std'] else 'shifted off zero'} (mean "
+            f"{g['mean']:.1e}), {family} (excess kurtosis {g['excess_kurtosis']:.1f}; a Gaussian has 0). The "
             f"standard deviation goes "
             f"{change(i['std'], g['std'])}, the largest magnitude from {i['max_abs']:.3f} to {g['max_abs']:.3f}, "
             f"and the excess kurtosis {change(i['excess_kurtosis'], g['excess_kurtosis'])}: the sharp edges of the "
