@@ -108,10 +108,11 @@ def batchnorm_backward(dout: Any, cache: BatchNormCache) -> tuple[Any, Any, Any]
     check_same_shape("dout", dout, xhat.shape, xhat)
     n = xhat.shape[0]
     with torch.no_grad():
-        dbeta = dout.sum(0)
+        ones = xhat.new_ones(n)  # batch sums as matrix-vector products (BLAS)
+        dbeta = torch.mv(dout.t(), ones)
         check_finite_stats("dout", dbeta)
         dx = torch.mul(dout, xhat)  # dY * xhat, held in dx's buffer until dgamma is taken
-        dgamma = dx.sum(0)
+        dgamma = torch.mv(dx.t(), ones)
         a = gamma * rstd
         if cache.training:
             # dx = a * dout - (a * dbeta / N) - xhat * (a * dgamma / N): two passes, no new buffer.

@@ -73,11 +73,13 @@ def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]
     check_same_shape("dout", dout, xhat.shape, xhat)
     d = xhat.shape[1]
     with torch.no_grad():
-        dbeta = dout.sum(0)
+        # Every reduction is a matrix-vector product (BLAS): column sums with a ones vector, the row
+        # sums of h = gamma * dY and of h * xhat with gamma. Fewer elementwise passes to synchronise.
+        ones = xhat.new_ones(xhat.shape[0])
+        dbeta = torch.mv(dout.t(), ones)
         check_finite_stats("dout", dbeta)
         dx = torch.mul(dout, xhat)  # dY * xhat, held in dx's buffer until the sums are taken
-        dgamma = dx.sum(0)
-        # Row sums of h = gamma * dY and of h * xhat are matrix-vector products with gamma.
+        dgamma = torch.mv(dx.t(), ones)
         s1 = torch.mv(dout, gamma).unsqueeze_(1).mul_(-1.0 / d)
         s2 = torch.mv(dx, gamma).unsqueeze_(1).mul_(-1.0 / d)
         torch.addcmul(s1, dout, gamma, out=dx).addcmul_(xhat, s2).mul_(rstd)
