@@ -139,3 +139,9 @@ def test_bad_backward_input():
         batchnorm_forward(torch.randn(4, 3), torch.ones(3), torch.zeros(3), eps=0.0)
     with pytest.raises(ValueError, match="^x must be a tensor of shape"):
         BatchNorm1d(3)(torch.randn(4, 5))
+
+
+def test_non_contiguous_inputs():
+    x = torch.randn(9, 6, generator=torch.Generator().manual_seed(8), dtype=torch.float64).t()  # (6, 9), strided
+    assert not x.is_contiguous()
+    _compare(x, TOL_FLOAT64)

@@ -140,3 +140,9 @@ def test_bad_backward_and_module_input():
         LayerNorm(3)(torch.randn(4, 5))
     with pytest.raises(ValueError, match="^normalized_shape "):
         LayerNorm(0)
+
+
+def test_non_contiguous_inputs():
+    x = torch.randn(9, 6, generator=torch.Generator().manual_seed(8), dtype=torch.float64).t()  # (6, 9), strided
+    assert not x.is_contiguous()
+    _compare(x, TOL_FLOAT64)
