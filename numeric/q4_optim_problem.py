@@ -88,14 +88,15 @@ def trajectory(
     params = problem.init_params()
     opt = make_optimizer(params)
     out = [_flat(params)]
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = problem.loss(params)
-        if lambda_l2:
-            loss = loss + lambda_l2 * sum((p**2).sum() for p in params)
-        loss.backward()
-        opt.step()
-        out.append(_flat(params))
+    with single_threaded():
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = problem.loss(params)
+            if lambda_l2:
+                loss = loss + lambda_l2 * sum((p**2).sum() for p in params)
+            loss.backward()
+            opt.step()
+            out.append(_flat(params))
     return np.stack(out)
 
 
@@ -106,10 +107,11 @@ def manual_trajectory(problem: SmallProblem, update: Update, steps: int) -> np.n
     params = problem.init_params()
     state: dict = {}
     out = [_flat(params)]
-    for t in range(1, steps + 1):
-        grads = torch.autograd.grad(problem.loss(params), params)
-        with torch.no_grad():
-            new = update([p.detach() for p in params], list(grads), state, t)
-        params = [p.clone().requires_grad_(True) for p in new]
-        out.append(_flat(params))
+    with single_threaded():
+        for t in range(1, steps + 1):
+            grads = torch.autograd.grad(problem.loss(params), params)
+            with torch.no_grad():
+                new = update([p.detach() for p in params], list(grads), state, t)
+            params = [p.clone().requires_grad_(True) for p in new]
+            out.append(_flat(params))
     return np.stack(out)
