@@ -137,3 +137,16 @@ def test_snapshot_ignores_the_report_and_the_cache(tmp_path):
 def test_library_versions_name_python_and_torch():
     v = cache.library_versions()
     assert v["python"].count(".") == 2 and v["torch"] != "not installed"
+
+
+def test_atomic_writes_leave_the_old_file_when_they_fail(tmp_path):
+    from report.files import write_json_atomic
+
+    target = tmp_path / "results.json"
+    write_json_atomic(target, {"b": 1, "a": [1.5, "x"]})
+    assert target.read_text().index('"b"') < target.read_text().index('"a"')  # order kept
+    assert target.stat().st_mode & 0o044  # readable like any file open() makes, not mkstemp's 0600
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"bad": object()})
+    assert json.loads(target.read_text()) == {"b": 1, "a": [1.5, "x"]}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

@@ -99,6 +99,18 @@ def test_a_compile_error_reports_the_relevant_log_lines(tmp_path):
     assert not (tmp_path / "report.pdf").exists()  # no half-written report
 
 
+@needs_tex
+def test_a_failed_compile_keeps_the_previous_pdf(tmp_path):
+    tex = tmp_path / "report.tex"
+    tex.write_text("\\documentclass{article}\n\\begin{document}\nfirst\n\\end{document}\n")
+    pdf, _ = texcompile.compile_pdf(tex)
+    before = pdf.read_bytes()
+    tex.write_text("\\documentclass{article}\n\\begin{document}\n\\broken\n\\end{document}\n")
+    with pytest.raises(texcompile.LatexError):
+        texcompile.compile_pdf(tex)
+    assert pdf.read_bytes() == before
+
+
 def test_no_tex_engine_is_a_note_with_the_fix(fixture_out, monkeypatch):
     monkeypatch.setattr(texcompile.shutil, "which", lambda name: None)
     done = render(fixture_out / "results.json")
