@@ -140,12 +140,12 @@ def derive(ctx: Context) -> Section:
             r" $L = \sum_{ij} G_{ij} Y_{ij}$ at the smallest sizes."
         ),
     }
-    answers = {
-        "dbeta": r"\frac{\partial L}{\partial \beta_l} = " + latex(DBETA),
-        "dgamma": r"\frac{\partial L}{\partial \gamma_l} = " + latex(DGAMMA),
-        "dx": r"\frac{\partial L}{\partial X_{kl}} = " + latex(DX),
-        "dx_matrix": DX_MATRIX,
-        "jacobian": r"\frac{\partial \hat{X}_{ij}}{\partial X_{kl}} = " + latex(JACOBIAN),
+    answers = {  # LaTeX in $...$ or $$...$$ (rendered as math); dx_sympy is SymPy's own string
+        "dbeta": rf"$\frac{{\partial L}}{{\partial \beta_l}} = {latex(DBETA)}$",
+        "dgamma": rf"$\frac{{\partial L}}{{\partial \gamma_l}} = {latex(DGAMMA)}$",
+        "dx": rf"$$\frac{{\partial L}}{{\partial X_{{kl}}}} = {latex(DX)}$$",
+        "dx_matrix": f"$${DX_MATRIX}$$",
+        "jacobian": rf"$$\frac{{\partial \hat{{X}}_{{ij}}}}{{\partial X_{{kl}}}} = {latex(JACOBIAN)}$$",
         "dx_sympy": sp.sstr(DX),
     }
     return Section(
