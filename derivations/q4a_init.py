@@ -193,6 +193,11 @@ def _variance_derivation() -> Derivation:
     )
 
 
+def relu_layer_gain(var_w: sp.Expr) -> sp.Expr:
+    """Var z_(l+1) / Var z_l through a ReLU layer of fan-in n with weight variance ``var_w`` (no bias)."""
+    return sp.simplify(n_in * var_w * s_z**2 / 2 / s_z**2)
+
+
 def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
     """Q4A.1's derivations, the ``pdf`` answer (SymPy string) and the prose."""
     ls, ws = layers(sizes), mixture_weights(sizes)
@@ -214,8 +219,9 @@ def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
             r"$\mathrm{Var}\, z = n\, \mathrm{Var}(w)\, E[x^2] + \mathrm{Var}(b)$. With a fixed weight scale this grows linearly "
             r"with the width $n$ of the layer feeding it, and through depth the activations and gradients explode; "
             r"$\mathrm{std}(w) \propto 1/\sqrt{n}$ makes it width-independent. PyTorch's bound $1/\sqrt{n}$ gives "
-            r"$\mathrm{Var}(w) = 1/(3n)$ and $\mathrm{Var}\, z = E[x^2]/3 + 1/(3n)$ (a ReLU then halves $E[x^2]$: a factor $1/6$ per layer, "
-            "independent of width, where Kaiming's 2/n would give 1)."
+            r"$\mathrm{Var}(w) = 1/(3n)$ and $\mathrm{Var}\, z = E[x^2]/3 + 1/(3n)$ (a ReLU then halves $E[x^2]$: a factor "
+            f"${sp.latex(relu_layer_gain(1 / (3 * n_in)))}$ per layer, independent of width, where Kaiming's $\\mathrm{{Var}}(w) = 2/n$ "
+            f"would give ${sp.latex(relu_layer_gain(2 / n_in))}$)."
         ),
     }
     return Section(

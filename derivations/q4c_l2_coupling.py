@@ -107,13 +107,15 @@ def _adam() -> Derivation:
 
 def derive(ctx: Context) -> Section:
     """Q4C.2's derivations and prose (merged into Q4C by `derivations.q4c_adam.derive`)."""
+    amp_09 = _momentum().result.expr.subs({mu: sp.Rational(9, 10), lam: 1, w_const: 1})
     text = {
         "l2_momentum": (
             r"With SGD + momentum the penalty's gradient $\lambda w$ is added to the gradient before the buffer "
             r"$b_t = \mu b_{t-1} + g_t + \lambda w_{t-1}$, so the decay applied at step $t$ is "
             r"$\eta\lambda\sum_{k\le t}\mu^{t-k} w_{k-1}$: it acts through past weights (it keeps pushing a weight towards 0 "
-            r"after the weight has moved) and in the steady state it is amplified to $\eta\lambda w/(1-\mu)$, ten times "
-            r"larger for $\mu = 0.9$. The decay is entangled with the gradient dynamics and with $\mu$ and $\eta$, "
+            r"after the weight has moved) and in the steady state it is amplified to $\eta\lambda w/(1-\mu)$, "
+            f"{amp_09} times larger for $\\mu = 0.9$. "
+            r"The decay is entangled with the gradient dynamics and with $\mu$ and $\eta$, "
             r"so $\ell_2$ is no longer the weight decay $\eta\lambda w_{t-1}$ it was for plain SGD."
         ),
         "l2_rmsprop": (

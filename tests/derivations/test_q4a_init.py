@@ -90,3 +90,10 @@ def test_bad_sizes_rejected(bad):
 def test_text_keys_and_metrics(section):
     assert list(section.text) == ["pdf", "why_scale"]
     assert sum(layer["share"] for layer in section.metrics["init_layers"]) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_relu_layer_gain():
+    from derivations.q4a_init import relu_layer_gain
+
+    assert relu_layer_gain(1 / (3 * n_in)) == sp.Rational(1, 6)  # PyTorch default: shrinks by 6 per layer
+    assert relu_layer_gain(2 / n_in) == 1  # Kaiming: preserved
