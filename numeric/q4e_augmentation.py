@@ -57,6 +57,17 @@ def run(ctx: Context) -> Section:
     fit = Runner(data, cfg, ctx.device)
     sec = Section()
     sec.figures["augmentation_grid"] = grid_figure(ctx, data.small_x, data.small_y, ctx.seed)
+    sec.text["augmentations"] = (
+        "Six augmentations, each with a strength $s$ and its own random draw per image (numeric/augment.py): "
+        "rotation by an angle from $U(-s, s)$ degrees, translation by $U(-s, s)$ pixels in each direction, "
+        "scaling by a zoom factor from $U(1 - s, 1 + s)$, horizontal shear by an angle from $U(-s, s)$ degrees, "
+        "Gaussian blur with standard deviation $s$ pixels and additive Gaussian noise of standard deviation $s$ "
+        "(clipped to the pixel range). They run on whole batches of tensors with plain torch ops (affine_grid "
+        "and grid_sample for the four geometric ones, a separable conv2d for the blur) rather than kornia: every "
+        "draw comes from an explicit seeded generator, and the random policy composes rotation, zoom, shear and "
+        "shift into one affine map per image, so each image is resampled once. The figure shows each on the "
+        "first example of every digit in small_dataset."
+    )
 
     base = fit(data.small_x, data.small_y)
     baseline = base.best_val_acc
