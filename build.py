@@ -1,5 +1,7 @@
-"""Build the Problem Set 2 write-up: run every question's stages, write results.json, render the
-report (report.tex -> report.pdf, report.html) from it.
+"""Build the Problem Set 2 write-up: results.json, then report.pdf and report.html from it.
+
+Runs every question's stages (derivations, numeric checks, experiments), writes results.json,
+and renders the report (report.tex -> report.pdf, report.html) from that file alone.
 
     python build.py                  # everything -> build/results.json, build/report.{tex,pdf,html}
     python build.py --quick          # small settings: a draft (marked DRAFT on the title page)
@@ -39,7 +41,10 @@ EXIT_FAILED_CHECKS, EXIT_USAGE, EXIT_REPORT = 1, 2, 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="exit status: 0 all checks passed, 1 a check failed, 2 bad arguments, 3 the PDF failed to compile",
+    )
     ap.add_argument("--quick", action="store_true", help="small settings: a draft in a few minutes")
     ap.add_argument("--out", default="build", type=Path, help="output folder for everything (default: build/)")
     ap.add_argument("--data-dir", default=None, help="folder holding mnist/ and shakespeare/ (else $PS2_DATA)")
