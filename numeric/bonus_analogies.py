@@ -1,9 +1,137 @@
-"""Placeholder: not implemented yet. Its one check fails, so the build says so."""
+"""Bonus: semantically meaningful directions, shown by 3 vector analogies with controls.
+
+"a is to b as c is to d" holds when d is among the ``TOP_K`` words nearest to
+$\\hat b - \\hat a + \\hat c$ (3CosAdd on unit vectors, the query words a, b, c excluded). As the
+problem set warns, d may already be near b or c, so each analogy also needs **controls**: every
+one of a, b, c is replaced in turn by each of ``N_CONTROLS`` irrelevant words, and d must then
+fall outside the top ``TOP_K`` for every replacement. Irrelevant words are drawn with a fixed
+seed from the frequent words (vocabulary ranks ``CONTROL_RANKS``) that are in none of the
+hand-made categories and not in the analogy. An analogy is accepted when it passes and all its
+controls fail; the answer is the first 3 accepted candidates in `CANDIDATES` order, and every
+candidate's outcome is reported.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from derivations.core import Check, Context, Section
+from numeric.cbow_eval import CATEGORIES, cos_add, rank_of
+from numeric.q5a_cbow import load_embeddings
+
+TOP_K = 5
+N_CONTROLS = 5
+CONTROL_RANKS = (100, 2000)  # frequent enough to have trained vectors, past the function words
+# (a, b, c, d): a is to b as c is to d, i.e. d ~ b - a + c
+CANDIDATES: tuple[tuple[str, str, str, str], ...] = (
+    ("man", "woman", "king", "queen"),
+    ("he", "she", "his", "her"),
+    ("father", "mother", "son", "daughter"),
+    ("brother", "sister", "son", "daughter"),
+    ("king", "queen", "lord", "lady"),
+    ("he", "him", "she", "her"),
+    ("i", "me", "he", "him"),
+    ("i", "my", "thou", "thy"),
+    ("thou", "thee", "he", "him"),
+    ("hand", "hands", "eye", "eyes"),
+    ("lord", "lords", "king", "kings"),
+    ("son", "sons", "brother", "brothers"),
+    ("is", "was", "are", "were"),
+    ("thou", "art", "you", "are"),
+    ("thou", "hast", "he", "hath"),
+    ("one", "two", "first", "second"),
+)
+N_ANSWER = 3
+
+
+def control_words(words: list[str], exclude: set[str], seed: int, n: int = N_CONTROLS) -> list[str]:
+    """``n`` irrelevant words: a seeded draw from ranks CONTROL_RANKS outside every category."""
+    in_cats = {w for ws in CATEGORIES.values() for w in ws}
+    lo, hi = CONTROL_RANKS
+    pool = [w for w in words[lo:hi] if w not in in_cats and w not in exclude and "'" not in w]
+    if len(pool) < n:
+        raise ValueError(f"only {len(pool)} control words available, need {n}")
+    rng = np.random.default_rng(seed)
+    return [pool[i] for i in sorted(rng.choice(len(pool), n, replace=False))]
+
+
+def evaluate(vectors: np.ndarray, words: list[str], analogy: tuple[str, str, str, str], seed: int) -> dict:
+    """Rank of d for the analogy and for each control; accepted = passes and no control does."""
+    index = {w: i for i, w in enumerate(words)}
+    missing = [w for w in analogy if w not in index]
+    if missing:
+        return {"words": list(analogy), "missing": missing, "accepted": False}
+    a, b, c, d = (index[w] for w in analogy)
+    top, sims = cos_add(vectors, a, b, c, TOP_K)
+    rank = rank_of(sims, d)
+    ctrl = control_words(words, set(analogy), seed)
+    controls = []
+    for pos, name in enumerate("abc"):
+        for w in ctrl:
+            q = [a, b, c]
+            q[pos] = index[w]
+            if d in q:
+                continue
+            _, s = cos_add(vectors, *q, TOP_K)
+            controls.append({"replaced": name, "by": w, "rank": rank_of(s, d)})
+    passes = rank <= TOP_K
+    controls_fail = all(x["rank"] > TOP_K for x in controls)
+    return {
+        "words": list(analogy),
+        "expression": f"{analogy[1]} - {analogy[0]} + {analogy[2]} = {analogy[3]}",
+        "rank": rank,
+        "cosine": float(sims[d]),
+        "top": [words[i] for i in top],
+        "controls": controls,
+        "best_control_rank": min(x["rank"] for x in controls),
+        "passes": passes,
+        "controls_fail": controls_fail,
+        "accepted": bool(passes and controls_fail),
+    }
 
 
 def run(ctx: Context) -> Section:
-    return Section(checks=[Check("numeric/bonus_analogies.py: not implemented", False, float("inf"), 0.0, "placeholder")])
+    vectors, words = load_embeddings(ctx.out_dir)
+    results = [evaluate(vectors, words, an, ctx.seed) for an in CANDIDATES]
+    accepted = [r for r in results if r["accepted"]][:N_ANSWER]
+    checks = [
+        Check(f"{N_ANSWER} analogies accepted (d in top {TOP_K} by 3CosAdd, no control in top {TOP_K})",
+              len(accepted) >= N_ANSWER, float(max(0, N_ANSWER - len(accepted))), 0.0,
+              f"{sum(r['accepted'] for r in results)} of {len(CANDIDATES)} candidates accepted; error = analogies missing"),
+    ]
+    for r in accepted:
+        checks.append(Check(f"analogy {r['expression']}: controls all fail", r["controls_fail"],
+                            float(sum(x["rank"] <= TOP_K for x in r["controls"])), 0.0,
+                            f"rank {r['rank']}; {len(r['controls'])} controls, best control rank {r['best_control_rank']}"))
+    rows = []
+    for r in results:
+        if "missing" in r:
+            rows.append([" ".join(r["words"]), "-", "-", "missing: " + ", ".join(r["missing"]), "no"])
+            continue
+        rows.append([r["expression"], r["rank"], r["best_control_rank"], " ".join(r["top"]),
+                     "yes" if r["accepted"] else ("no: a control works" if r["passes"] else "no: target not in top")])
+    table = {
+        "columns": ["analogy ($b - a + c = d$)", "rank of d", "best control rank", f"top {TOP_K}", "accepted"],
+        "rows": rows,
+        "caption": f"All {len(CANDIDATES)} candidate analogies: accepted when d ranks within {TOP_K} and each of the "
+                   f"{3 * N_CONTROLS} controls (a, b or c replaced by one of {N_CONTROLS} irrelevant words) ranks it "
+                   f"below {TOP_K}.",
+    }
+    ctrl_words = control_words(words, set(), ctx.seed)
+    text = {
+        "answer": ("Accepted analogies: " + "; ".join(
+            f"{r['expression']} (rank {r['rank']}, cosine {r['cosine']:.3f}; best of {len(r['controls'])} controls: "
+            f"rank {r['best_control_rank']})" for r in accepted) + ".") if accepted else
+        f"No candidate analogy met the rule (target within the top {TOP_K} and no control within it).",
+        "rule": (
+            f"3CosAdd on unit vectors: d is predicted by the words nearest to $\\hat b - \\hat a + \\hat c$, a, b and c "
+            f"excluded. An analogy counts when d ranks within the top {TOP_K} and, with any one of a, b, c replaced by "
+            f"any of {N_CONTROLS} irrelevant words (a seeded draw of frequent words outside every category, e.g. "
+            f"{', '.join(ctrl_words)}), d ranks below {TOP_K}. Of {len(CANDIDATES)} candidates, "
+            f"{sum(r.get('passes', False) for r in results)} put d in the top {TOP_K} and "
+            f"{sum(r['accepted'] for r in results)} also survive their controls."
+        ),
+    }
+    answers = {"analogies": accepted, "candidates": results, "top_k": TOP_K}
+    return Section(answers=answers, checks=checks, tables={"analogies": table}, text=text,
+                   metrics={"accepted": sum(r["accepted"] for r in results), "candidates": len(CANDIDATES)})

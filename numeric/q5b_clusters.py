@@ -1,9 +1,104 @@
-"""Placeholder: not implemented yet. Its one check fails, so the build says so."""
+"""Question 5B: 10 clusters of 10 semantically similar words from the q5a CBOW vectors.
+
+Rule (fixed before looking at the clusters): for each of the 10 categories in `SEED_CATEGORIES`
+the seed is that category's most frequent word in the vocabulary; its cluster is the seed and
+its 9 nearest words by cosine similarity. What a cluster's words share is not typed in but
+derived: the hand-made category (`numeric.cbow_eval.CATEGORIES`) holding most of its words, and
+how many. Deterministic given ``build/cbow/embeddings.npy``, which q5a trains from the seed.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from derivations.core import Check, Context, Section
+from numeric.cbow_eval import CATEGORIES, describe_cluster, top_neighbours, unit_rows
+from numeric.q5a_cbow import load_embeddings
+
+SEED_CATEGORIES = ("possessives", "subject pronouns", "numbers", "kin", "body parts", "titles and ranks",
+                   "colours", "times", "animals", "places")
+CLUSTER_SIZE = 10
+COHERENT_MIN = 3  # a cluster is coherent when >= 3 of the seed's 9 neighbours share its category
+COHERENT_CLUSTERS_TOL = 7  # ... and the check wants at least 7 of the 10 clusters coherent
+RANDOM_SETS = 1000  # random 10-word sets for the chance level of within-cluster similarity
+
+
+def seed_word(category: str, index: dict[str, int]) -> str:
+    """The category's most frequent word in the vocabulary (lowest row: rows are by frequency)."""
+    members = [w for w in CATEGORIES[category] if w in index]
+    if not members:
+        raise ValueError(f"no word of category {category!r} is in the vocabulary")
+    return min(members, key=index.__getitem__)
+
+
+def clusters(vectors: np.ndarray, words: list[str], size: int = CLUSTER_SIZE) -> list[dict]:
+    """One cluster per seed category: seed, words (seed first), shared category and counts."""
+    index = {w: i for i, w in enumerate(words)}
+    out = []
+    for cat in SEED_CATEGORIES:
+        seed = seed_word(cat, index)
+        nb = top_neighbours(vectors, [index[seed]], size - 1)[0]
+        members = [seed] + [words[int(i)] for i in nb]
+        best, best_n = describe_cluster(members)
+        in_seed_cat = sum(w in CATEGORIES[cat] for w in members)
+        out.append({"seed": seed, "seed_category": cat, "words": members, "in_seed_category": in_seed_cat,
+                    "best_category": best, "in_best_category": best_n,
+                    "mean_cosine": mean_pairwise_cosine(vectors, [index[w] for w in members])})
+    return out
+
+
+def mean_pairwise_cosine(vectors: np.ndarray, rows: list[int]) -> float:
+    u = unit_rows(vectors[rows])
+    s = u @ u.T
+    n = len(rows)
+    return float((s.sum() - np.trace(s)) / (n * (n - 1)))
+
+
+def describe(c: dict) -> str:
+    seed_part = f"{c['in_seed_category']}/{len(c['words'])} are {c['seed_category']}"
+    if c["best_category"] != c["seed_category"] and c["in_best_category"] > c["in_seed_category"]:
+        seed_part += f", and {c['in_best_category']}/{len(c['words'])} are {c['best_category']}"
+    return seed_part
 
 
 def run(ctx: Context) -> Section:
-    return Section(checks=[Check("numeric/q5b_clusters.py: not implemented", False, float("inf"), 0.0, "placeholder")])
+    vectors, words = load_embeddings(ctx.out_dir)
+    cl = clusters(vectors, words)
+    rng = np.random.default_rng(ctx.seed)
+    chance = float(np.mean([mean_pairwise_cosine(vectors, rng.choice(len(words), CLUSTER_SIZE, replace=False).tolist())
+                            for _ in range(RANDOM_SETS)]))
+    coherent = sum(c["in_seed_category"] - 1 >= COHERENT_MIN for c in cl)
+    well_formed = len(cl) == 10 and all(len(set(c["words"])) == CLUSTER_SIZE for c in cl)
+    checks = [
+        Check("10 clusters of 10 distinct vocabulary words", well_formed, 0.0 if well_formed else 1.0, 0.0,
+              "each cluster: its seed and the seed's 9 nearest words"),
+        Check(f"clusters coherent: >= {COHERENT_MIN} of 9 neighbours share the seed's category",
+              coherent >= COHERENT_CLUSTERS_TOL, float(10 - coherent), float(10 - COHERENT_CLUSTERS_TOL),
+              f"{coherent} of 10 clusters coherent; error = clusters that are not (at most {10 - COHERENT_CLUSTERS_TOL})"),
+        Check("clusters tighter than random word sets", min(c["mean_cosine"] for c in cl) > chance,
+              chance - min(c["mean_cosine"] for c in cl), 0.0,
+              f"least mean within-cluster cosine vs {chance:.3f} for {RANDOM_SETS} random 10-word sets"),
+    ]
+    answers = {"clusters": [c["words"] for c in cl], "descriptions": [describe(c) for c in cl],
+               "seeds": [c["seed"] for c in cl]}
+    table = {
+        "columns": ["seed", "cluster (seed and its 9 nearest words)", "what they share (from the categories)", "mean cos"],
+        "rows": [[c["seed"], " ".join(c["words"]), describe(c), round(c["mean_cosine"], 3)] for c in cl],
+        "caption": "Q5B clusters: for each of 10 categories, its most frequent word and that word's 9 nearest "
+                   f"neighbours (cosine); random 10-word sets have mean pairwise cosine {chance:.3f}.",
+    }
+    text = {
+        "answer": "The 10 clusters, each a seed and its 9 nearest words: "
+                  + "; ".join(f"{c['seed']}: {', '.join(c['words'][1:])} ({describe(c)})" for c in cl) + ".",
+        "method": (
+            "Seeds are chosen by a rule fixed in advance: the most frequent vocabulary word of each of 10 hand-made "
+            "categories. What each cluster shares is counted, not asserted: how many of its words are in the seed's "
+            f"category. {coherent} of the 10 clusters have at least {COHERENT_MIN} of their 9 neighbours in it. The "
+            f"words within a cluster have mean pairwise cosine {min(c['mean_cosine'] for c in cl):.3f} to "
+            f"{max(c['mean_cosine'] for c in cl):.3f}, against {chance:.3f} for random sets of 10 words. The "
+            "categories list only some members of each class, so the counts are a lower bound on what the words share."
+        ),
+    }
+    metrics = {"chance_mean_cosine": chance, "coherent_clusters": coherent,
+               "in_seed_category": [c["in_seed_category"] for c in cl], "mean_cosine": [c["mean_cosine"] for c in cl]}
+    return Section(answers=answers, checks=checks, tables={"clusters": table}, metrics=metrics, text=text)

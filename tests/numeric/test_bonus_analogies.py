@@ -1,0 +1,69 @@
+"""Bonus: the analogy rule accepts a real direction and rejects one its controls also satisfy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numeric.bonus_analogies import CANDIDATES, N_CONTROLS, TOP_K, control_words, evaluate, run
+from numeric.cbow_eval import CATEGORIES
+from numeric.q5a_cbow import save_embeddings
+
+D = 40
+
+
+def _vocab(rng):
+    words = ["man", "woman", "king", "queen", "lord", "lady"]
+    words += [f"{g}{i}" for g in ("kw", "km", "wm") for i in range(50)] + [f"filler{i}" for i in range(400)]
+    vecs = {w: rng.normal(size=D) for w in words}
+    return words, vecs
+
+
+def _matrix(words, vecs):
+    return np.array([vecs[w] / np.linalg.norm(vecs[w]) for w in words])
+
+
+def test_real_direction_is_accepted_and_controls_fail():
+    rng = np.random.default_rng(0)
+    words, vecs = _vocab(rng)
+    u = {w: v / np.linalg.norm(v) for w, v in vecs.items()}
+    vecs["queen"] = u["king"] + u["woman"] - u["man"]  # the direction woman - man, exactly
+    # A rich vocabulary has words near each pair of the query words (near king + woman, near king
+    # - man, near woman - man): a control query lands among them rather than on queen.
+    groups = {"kw": u["king"] + u["woman"], "km": u["king"] - u["man"], "wm": u["woman"] - u["man"]}
+    for g, centre in groups.items():
+        for i in range(50):
+            vecs[f"{g}{i}"] = centre + 0.3 * rng.normal(size=D) / np.sqrt(D)
+    r = evaluate(_matrix(words, vecs), words, ("man", "woman", "king", "queen"), seed=0)
+    assert r["rank"] == 1 and r["passes"]
+    assert len(r["controls"]) == 3 * N_CONTROLS and {c["replaced"] for c in r["controls"]} == {"a", "b", "c"}
+    assert r["controls_fail"] and r["best_control_rank"] > TOP_K and r["accepted"]
+
+
+def test_closeness_without_direction_is_rejected_by_controls():
+    rng = np.random.default_rng(1)
+    words, vecs = _vocab(rng)
+    vecs["queen"] = vecs["king"] + vecs["woman"]  # near king and woman, no role for man
+    r = evaluate(_matrix(words, vecs), words, ("man", "woman", "king", "queen"), seed=0)
+    assert r["passes"]  # d is found...
+    assert not r["controls_fail"] and not r["accepted"]  # ...but also with man replaced by noise
+
+
+def test_control_words_rule():
+    words = [f"w{i}" for i in range(3000)]
+    words[150] = "king"  # a category word is never a control
+    ctrl = control_words(words, {"w200"}, seed=3)
+    assert ctrl == control_words(words, {"w200"}, seed=3) and len(ctrl) == N_CONTROLS
+    assert all(100 <= words.index(w) < 2000 for w in ctrl)
+    assert "king" not in ctrl and "w200" not in ctrl
+    assert control_words(words, set(), seed=4) != ctrl
+
+
+def test_run_reports_every_candidate(ctx):
+    rng = np.random.default_rng(2)
+    cat_words = sorted({w for ws in CATEGORIES.values() for w in ws} | {w for an in CANDIDATES for w in an})
+    words = cat_words + [f"filler{i}" for i in range(400)]
+    save_embeddings(ctx.out_dir / "cbow", rng.normal(size=(len(words), D)).astype(np.float32), words, {})
+    sec = run(ctx).to_json()
+    assert len(sec["answers"]["candidates"]) == len(CANDIDATES)
+    assert len(sec["tables"]["analogies"]["rows"]) == len(CANDIDATES)
+    assert not sec["passed"]  # random vectors hold no 3 analogies: the check fails, as it should
