@@ -18,7 +18,7 @@ from derivations.core import Context, Derivation, Result, Section, Step
 from derivations.symbols import eta, lambda_l2, lambda_wd
 
 VECTOR_D = 4  # coordinates of the concrete weight vector; every coordinate is treated alike
-lambda_wd_lr = sp.Symbol("lambda_{wd}'", nonnegative=True)  # decay not scaled by the learning rate
+lambda_wd_lr = sp.Symbol("lambdaprime_wd", nonnegative=True)  # decay not scaled by the learning rate
 # LaTeX names for prose (the shared symbols' names are not LaTeX commands).
 TEX_NAMES = {lambda_l2: r"\lambda_{\ell_2}", lambda_wd: r"\lambda_{wd}", lambda_wd_lr: r"\lambda_{wd}'", eta: r"\eta"}
 

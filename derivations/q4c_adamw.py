@@ -17,7 +17,7 @@ from derivations.core import Context, Derivation, Result, Section, Step
 from derivations.symbols import beta1, beta2, eps, eta
 
 lam = sp.Symbol("lambda", nonnegative=True)  # torch's weight_decay
-lam_l2 = sp.Symbol("lambda_{ell_2}'", nonnegative=True)  # an Adam-l2 coefficient to be matched to AdamW
+lam_l2 = sp.Symbol("lambdaprime_l2", nonnegative=True)  # an Adam-l2 coefficient to be matched to AdamW
 w_prev, g_t, m_prev, v_prev = sp.symbols("w_{t-1} g_t m_{t-1} v_{t-1}", real=True)
 m_hat, v_hat = sp.Symbol("mhat_t", real=True), sp.Symbol("vhat_t", positive=True)
 wvec = sp.Matrix(sp.symbols("w_1:4", real=True))
