@@ -26,7 +26,7 @@ from numeric.mnist_model import LAYER_SIZES, make_mlp
 from numeric.q4_optim_problem import single_threaded
 
 # The histogram with the derived density overlaid is numeric.q4a_histograms' figure (same question).
-# Seven KS tests each at ALPHA: a family-wise false-rejection rate of at most 9 * ALPHA (Bonferroni).
+# Seven KS tests each at ALPHA: a family-wise false-rejection rate of at most 7 * ALPHA (Bonferroni).
 ALPHA = 1e-3
 CONTROL_SCALE = 1.05  # a 5% too wide init moves the CDF by ~0.024, 4x the critical distance at P ~ 1e5
 FLOAT32_SLACK = 1e-6  # torch draws in float32: |w| may exceed the float64 bound by one rounding
