@@ -3,7 +3,7 @@
 `tree` turns a JSON value (answers, metrics) into nodes the templates render recursively:
 ``{"kind": "scalar", "text": str, "style": "number"|"mono"|"prose"|"literal"}``,
 ``{"kind": "list", "entries": [node], "inline": bool, "more": int}`` and
-``{"kind": "dict", "entries": [(key, node)]}``. Strings print verbatim in monospace (SymPy strings as
+``{"kind": "dict", "entries": [(key, node)], "inline": bool}``. Strings print verbatim in monospace (SymPy strings as
 given) unless they hold ``$...$`` math, which renders as prose.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from report.prose import has_math
 
+INLINE_WIDTH = 70  # a dict of scalars that fits in about this many characters prints on one line
 MAX_ITEMS = 200  # longer lists print their first MAX_ITEMS and say how many more results.json holds
 
 
@@ -65,7 +66,11 @@ def _scalar(value: Any) -> dict[str, Any]:
 def tree(value: Any, max_items: int = MAX_ITEMS) -> dict[str, Any]:
     """The node for ``value`` (see the module docstring)."""
     if isinstance(value, dict):
-        return {"kind": "dict", "entries": [(str(k), tree(v, max_items)) for k, v in value.items()]}
+        entries = [(str(k), tree(v, max_items)) for k, v in value.items()]
+        width = sum(len(k) + len(n.get("text", "")) + 4 for k, n in entries)
+        inline = bool(entries) and width <= INLINE_WIDTH and all(
+            n["kind"] == "scalar" and n["style"] != "prose" for _, n in entries)
+        return {"kind": "dict", "entries": entries, "inline": inline}
     if isinstance(value, (list, tuple)):
         shown = list(value)[:max_items]
         items = [tree(v, max_items) for v in shown]  # lists of plain scalars print inline, wrapping

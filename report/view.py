@@ -154,6 +154,12 @@ def _tables_view(tables: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _block(node: dict[str, Any]) -> dict[str, Any]:
+    """A top-level key/value block: one key a line, however short."""
+    node["inline"] = False
+    return node
+
+
 def question_view(qid: str, title: str, section: dict[str, Any]) -> dict[str, Any]:
     """Everything the templates print for one question."""
     derivs = [_derivation_view(d) for d in section.get("derivations", [])]
@@ -166,12 +172,12 @@ def question_view(qid: str, title: str, section: dict[str, Any]) -> dict[str, An
         "heading": heading(qid, title),
         "passed": bool(section.get("passed")) and n_failed == 0,
         "text": [{"key": str(k), "label": _label(k), "prose": str(v)} for k, v in section.get("text", {}).items()],
-        "answers": values.tree(section.get("answers", {})),
+        "answers": _block(values.tree(section.get("answers", {}))),
         "has_answers": bool(section.get("answers")),
         "derivations": derivs,
         "figures": _figures_view(section.get("figures", {})),
         "tables": _tables_view(section.get("tables", {})),
-        "metrics": values.tree(section.get("metrics", {})),
+        "metrics": _block(values.tree(section.get("metrics", {}))),
         "has_metrics": bool(section.get("metrics")),
         "checks": checks,
         "n_checks": len(all_checks),
@@ -219,8 +225,8 @@ def report_view(results: dict[str, Any]) -> dict[str, Any]:
         "passed": n_failed == 0 and all(q["passed"] for q in questions) and bool(questions),
         "device": " ".join(str(build.get("device", {}).get(k, "")) for k in ("used", "name")).strip(),
         "seed": build.get("seeds", {}).get("seed", ""),
-        "config": values.tree(build.get("config", {})),
-        "environment": values.tree({k: build[k] for k in ("device", "seeds", "versions") if k in build}),
+        "config": _block(values.tree(build.get("config", {}))),
+        "environment": _block(values.tree({k: build[k] for k in ("device", "seeds", "versions") if k in build})),
         "seconds": _seconds(build),
         "total_seconds": f"{math.fsum(v for v in build.get('stage_seconds', {}).values() if isinstance(v, (int, float))):.1f}",
     }

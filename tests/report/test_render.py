@@ -56,6 +56,12 @@ def test_value_tree_keeps_order_and_kinds():
     assert kinds["c"]["entries"][0][1]["style"] == "prose" and kinds["e"]["text"] == "null"
 
 
+def test_small_nested_dicts_print_on_one_line_but_the_top_level_does_not(results):
+    node = values.tree({"le_1": {"found": True, "strength": 11.25}, "words": {"k": "x" * 80}})
+    assert node["entries"][0][1]["inline"] and not node["entries"][1][1]["inline"]
+    assert not report_view(results)["questions"][0]["answers"]["inline"]
+
+
 def test_long_lists_say_how_many_are_left_out():
     node = values.tree(list(range(values.MAX_ITEMS + 5)))
     assert len(node["entries"]) == values.MAX_ITEMS and node["more"] == 5
