@@ -74,26 +74,31 @@ def _uniform_cdf(a: sp.Expr) -> sp.Expr:
     return sp.Piecewise((0, x < -a), ((x + a) / (2 * a), x <= a), (1, True))
 
 
+def _pairs(sizes: tuple[int, ...] | None) -> list[tuple[sp.Rational, dict]]:
+    """(pi_k, layer k) for every layer."""
+    return list(zip(mixture_weights(sizes), layers(sizes), strict=True))
+
+
 def mixture_sum(sizes: tuple[int, ...] | None = None) -> sp.Expr:
     """``sum_k pi_k f_k(x)``: the law of total probability over the layer a parameter came from."""
-    return sp.Add(*[w * _uniform_pdf(layer["bound"]) for w, layer in zip(mixture_weights(sizes), layers(sizes), strict=True)])
+    return sp.Add(*[w * _uniform_pdf(ly["bound"]) for w, ly in _pairs(sizes)])
 
 
 def _components_at(point: sp.Expr, sizes: tuple[int, ...] | None) -> sp.Expr:
     """``sum_k pi_k f_k(point)`` left unevaluated, so the report shows each layer's contribution."""
-    terms = [sp.Mul(w, _uniform_pdf(layer["bound"]).subs(x, point), evaluate=False)
-             for w, layer in zip(mixture_weights(sizes), layers(sizes), strict=True)]
+    terms = [sp.Mul(w, _uniform_pdf(ly["bound"]).subs(x, point), evaluate=False) for w, ly in _pairs(sizes)]
     return sp.Add(*terms, evaluate=False)
 
 
 def _regions(sizes: tuple[int, ...] | None) -> list[tuple[sp.Expr, sp.Expr]]:
     """(bound b_j, density on b_{j-1} < |x| <= b_j) for the distinct bounds, ascending."""
-    ls, ws = layers(sizes), mixture_weights(sizes)
-    bounds = sorted({layer["bound"] for layer in ls}, key=float)
-    return [
-        (b, sp.nsimplify(sum(w / (2 * layer["bound"]) for w, layer in zip(ws, ls, strict=True) if float(layer["bound"]) >= float(b))))
-        for b in bounds
-    ]
+    pairs = _pairs(sizes)
+    bounds = sorted({ly["bound"] for _, ly in pairs}, key=float)
+
+    def value(b: sp.Expr) -> sp.Expr:  # every layer whose bound reaches this region contributes
+        return sp.nsimplify(sum(w / (2 * ly["bound"]) for w, ly in pairs if float(ly["bound"]) >= float(b)))
+
+    return [(b, value(b)) for b in bounds]
 
 
 def mixture_pdf(sizes: tuple[int, ...] | None = None) -> sp.Piecewise:
@@ -103,12 +108,12 @@ def mixture_pdf(sizes: tuple[int, ...] | None = None) -> sp.Piecewise:
 
 def mixture_cdf(sizes: tuple[int, ...] | None = None) -> sp.Expr:
     """``F_X(x) = sum_k pi_k F_k(x)``, each ``F_k`` the CDF of ``U(-b_k, b_k)``."""
-    return sp.Add(*[w * _uniform_cdf(layer["bound"]) for w, layer in zip(mixture_weights(sizes), layers(sizes), strict=True)])
+    return sp.Add(*[w * _uniform_cdf(ly["bound"]) for w, ly in _pairs(sizes)])
 
 
 def mixture_variance(sizes: tuple[int, ...] | None = None) -> sp.Expr:
     """``Var X = sum_k pi_k b_k^2 / 3`` (zero mean; each component's variance is b^2/3)."""
-    return sp.nsimplify(sum(w * layer["bound"] ** 2 / 3 for w, layer in zip(mixture_weights(sizes), layers(sizes), strict=True)))
+    return sp.nsimplify(sum(w * ly["bound"] ** 2 / 3 for w, ly in _pairs(sizes)))
 
 
 def pdf_latex(sizes: tuple[int, ...] | None = None) -> str:
@@ -127,24 +132,42 @@ def _pdf_derivation(sizes: tuple[int, ...] | None) -> Derivation:
     mix, cdf = mixture_sum(sizes), mixture_cdf(sizes)
     edges = [sp.Integer(0)] + [b for b, _ in regions]
     steps = [
-        Step(kaiming_uniform_bound(sp.sqrt(5), n_in), 1 / sp.sqrt(n_in),
-             r"kaiming_uniform_ with $a = \sqrt{5}$: gain $\sqrt{2/(1+a^2)} = 1/\sqrt{3}$, bound $= \mathrm{gain}\sqrt{3/n} = 1/\sqrt{n}$",
-             kind="definition"),
+        Step(
+            kaiming_uniform_bound(sp.sqrt(5), n_in),
+            1 / sp.sqrt(n_in),
+            r"kaiming_uniform_ with $a = \sqrt{5}$: gain $\sqrt{2/(1+a^2)} = 1/\sqrt{3}$, bound $= \mathrm{gain}\sqrt{3/n} = 1/\sqrt{n}$",
+            kind="definition",
+        ),
         Step(sp.Add(*mixture_weights(sizes)), 1, r"the layers' shares $\pi_k = n_k(n_{k-1}+1)/P$ sum to one"),
     ]
     for j, (b, v) in enumerate(regions):
         mid = (edges[j] + b) / 2  # every component density is constant on b_{j-1} < |x| <= b_j
-        steps.append(Step(_components_at(mid, sizes), v,
-                          f"on ${sp.latex(edges[j])} < |x| \\le {sp.latex(b)}$ the mixture is the constant "
-                          r"$\sum_{k: b_k \ge |x|} \pi_k / (2 b_k)$ (checked at an interior point)"))
+        steps.append(
+            Step(
+                _components_at(mid, sizes),
+                v,
+                f"on ${sp.latex(edges[j])} < |x| \\le {sp.latex(b)}$ the mixture is the constant "
+                r"$\sum_{k: b_k \ge |x|} \pi_k / (2 b_k)$ (checked at an interior point)",
+            )
+        )
     steps += [
         Step(_components_at(2 * edges[-1], sizes), 0, r"no parameter lies beyond the widest bound"),
-        Step(mix, pdf, r"so the mixture $\sum_k \pi_k f_k$ is the staircase $f_X$ (the whole function, symbolically)"),
+        Step(
+            mix,
+            pdf,
+            r"so the mixture $\sum_k \pi_k f_k$ is the staircase $f_X$ (the whole function, symbolically)",
+        ),
         Step(sp.integrate(pdf, (x, -sp.oo, sp.oo)), 1, r"$\int f_X = 1$: a density"),
-        Step(sp.integrate(x**2 * pdf, (x, -sp.oo, sp.oo)), mixture_variance(sizes),
-             r"$\mathrm{Var}\, X = \sum_k \pi_k b_k^2 / 3$"),
-        Step(sp.integrate(pdf, (x, -sp.oo, edges[1])), cdf.subs(x, edges[1]),
-             r"the CDF $F_X = \sum_k \pi_k F_k$ is the integral of $f_X$ (at the first step)"),
+        Step(
+            sp.integrate(x**2 * pdf, (x, -sp.oo, sp.oo)),
+            mixture_variance(sizes),
+            r"$\mathrm{Var}\, X = \sum_k \pi_k b_k^2 / 3$",
+        ),
+        Step(
+            sp.integrate(pdf, (x, -sp.oo, edges[1])),
+            cdf.subs(x, edges[1]),
+            r"the CDF $F_X = \sum_k \pi_k F_k$ is the integral of $f_X$ (at the first step)",
+        ),
         Step(cdf.subs(x, 0), sp.Rational(1, 2), r"$F_X(0) = 1/2$: symmetric about zero"),
         Step(cdf.subs(x, edges[-1]), 1, r"$F_X(b_{max}) = 1$"),
     ]
@@ -167,22 +190,45 @@ def _variance_derivation() -> Derivation:
     gauss = sp.exp(-(x**2) / (2 * s_z**2)) / (sp.sqrt(2 * sp.pi) * s_z)
     a_needed = sp.solve(sp.Eq(n_in * a_bound**2 / 3 * q, c_target * q), a_bound)
     steps = [
-        Step(sp.Integral(x**2 / (2 * a_bound), (x, -a_bound, a_bound)), a_bound**2 / 3,
-             r"$\mathrm{Var}\, U(-a, a) = a^2/3$", kind="expectation"),
-        Step(sp.simplify(variance(W * X)), a_bound**2 / 3 * q,
-             r"independent $w$ (zero mean) and $x$: $\mathrm{Var}(w x) = \mathrm{Var}(w) E[x^2]$", kind="expectation"),
-        Step(sp.Sum(sigma_w**2 * q, (sp.Symbol("i", integer=True), 1, n_in)).doit(), var_z,
-             r"$z = \sum_{i=1}^{n} w_i x_i$: independent terms, variances add; grows like the fan-in $n$",
-             kind="expectation"),
-        Step(sp.Matrix(a_needed), sp.Matrix([sp.sqrt(3 * c_target / n_in)]),
-             r"a width-independent $\mathrm{Var}\, z = c\, E[x^2]$ forces the bound $a = \sqrt{3c/n} \propto 1/\sqrt{n}$"),
-        Step(pytorch, q / 3 + 1 / (3 * n_in),
-             r"PyTorch ($a = 1/\sqrt{n}$, bias too): $\mathrm{Var}\, z = E[x^2]/3 + 1/(3n)$, bounded in $n$"),
-        Step(sp.integrate(x**2 * gauss, (x, 0, sp.oo)), s_z**2 / 2,
-             r"after a ReLU, $E[\mathrm{relu}(z)^2] = \mathrm{Var}(z)/2$ for symmetric $z$ (Gaussian shown)",
-             kind="expectation"),
-        Step(n_in * (1 / (3 * n_in)) * s_z**2 / 2, s_z**2 / 6,
-             r"so PyTorch's default scales the variance by $1/6$ per ReLU layer, for every width (Kaiming's $2/n$ gives 1)"),
+        Step(
+            sp.Integral(x**2 / (2 * a_bound), (x, -a_bound, a_bound)),
+            a_bound**2 / 3,
+            r"$\mathrm{Var}\, U(-a, a) = a^2/3$",
+            kind="expectation",
+        ),
+        Step(
+            sp.simplify(variance(W * X)),
+            a_bound**2 / 3 * q,
+            r"independent $w$ (zero mean) and $x$: $\mathrm{Var}(w x) = \mathrm{Var}(w) E[x^2]$",
+            kind="expectation",
+        ),
+        Step(
+            sp.Sum(sigma_w**2 * q, (sp.Symbol("i", integer=True), 1, n_in)).doit(),
+            var_z,
+            r"$z = \sum_{i=1}^{n} w_i x_i$: independent terms, variances add; grows like the fan-in $n$",
+            kind="expectation",
+        ),
+        Step(
+            sp.Matrix(a_needed),
+            sp.Matrix([sp.sqrt(3 * c_target / n_in)]),
+            r"a width-independent $\mathrm{Var}\, z = c\, E[x^2]$ forces the bound $a = \sqrt{3c/n} \propto 1/\sqrt{n}$",
+        ),
+        Step(
+            pytorch,
+            q / 3 + 1 / (3 * n_in),
+            r"PyTorch ($a = 1/\sqrt{n}$, bias too): $\mathrm{Var}\, z = E[x^2]/3 + 1/(3n)$, bounded in $n$",
+        ),
+        Step(
+            sp.integrate(x**2 * gauss, (x, 0, sp.oo)),
+            s_z**2 / 2,
+            r"after a ReLU, $E[\mathrm{relu}(z)^2] = \mathrm{Var}(z)/2$ for symmetric $z$ (Gaussian shown)",
+            kind="expectation",
+        ),
+        Step(
+            n_in * (1 / (3 * n_in)) * s_z**2 / 2,
+            s_z**2 / 6,
+            r"so PyTorch's default scales the variance by $1/6$ per ReLU layer, for every width (Kaiming's $2/n$ gives 1)",
+        ),
     ]
     return Derivation(
         "q4a_why_scale",
@@ -204,8 +250,10 @@ def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
     pdf = mixture_pdf(sizes)
     total = sum(layer["count"] for layer in ls)
     arch = "-".join(str(s) for s in _check_sizes(default_layer_sizes() if sizes is None else sizes))
-    comps = ", ".join(f"$\\pi_{k + 1} = {sp.latex(w)}$ on $|x| \\le {sp.latex(layer['bound'])}$"
-                      for k, (w, layer) in enumerate(zip(ws, ls, strict=True)))
+    comps = ", ".join(
+        f"$\\pi_{k + 1} = {sp.latex(w)}$ on $|x| \\le {sp.latex(layer['bound'])}$"
+        for k, (w, layer) in enumerate(zip(ws, ls, strict=True))
+    )
     text = {
         "pdf": (
             "PyTorch's nn.Linear initialises its weight with kaiming_uniform_(a = sqrt(5)) and its bias uniformly, both "
@@ -228,8 +276,14 @@ def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
         answers={"pdf": sp.sstr(pdf)},
         derivations=[_pdf_derivation(sizes), _variance_derivation()],
         metrics={
-            "init_layers": [{"fan_in": layer["fan_in"], "fan_out": layer["fan_out"], "count": layer["count"],
-                             "bound": float(layer["bound"]), "share": float(w)} for layer, w in zip(ls, ws, strict=True)],
+            "init_layers": [
+                {
+                    **{k: ly[k] for k in ("fan_in", "fan_out", "count")},
+                    "bound": float(ly["bound"]),
+                    "share": float(w),
+                }
+                for w, ly in _pairs(sizes)
+            ],
             "init_variance": float(mixture_variance(sizes)),
         },
         text=text,

@@ -20,7 +20,12 @@ from derivations.symbols import eta, lambda_l2, lambda_wd
 VECTOR_D = 4  # coordinates of the concrete weight vector; every coordinate is treated alike
 lambda_wd_lr = sp.Symbol("lambdaprime_wd", nonnegative=True)  # decay not scaled by the learning rate
 # LaTeX names for prose (the shared symbols' names are not LaTeX commands).
-TEX_NAMES = {lambda_l2: r"\lambda_{\ell_2}", lambda_wd: r"\lambda_{wd}", lambda_wd_lr: r"\lambda_{wd}'", eta: r"\eta"}
+TEX_NAMES = {
+    lambda_l2: r"\lambda_{\ell_2}",
+    lambda_wd: r"\lambda_{wd}",
+    lambda_wd_lr: r"\lambda_{wd}'",
+    eta: r"\eta",
+}
 
 
 def plain_str(expr: sp.Expr) -> str:
@@ -43,7 +48,9 @@ def _vectors(d: int = VECTOR_D) -> tuple[sp.Matrix, sp.Matrix]:
 def l2_penalty_gradient(w: sp.Matrix, evaluate: bool = True) -> sp.Matrix:
     """``grad_w (lambda_l2 sum_i w_i^2)``, differentiated coordinate by coordinate."""
     penalty = lambda_l2 * sum(wi**2 for wi in w)
-    return sp.Matrix([sp.Derivative(penalty, wi).doit() if evaluate else sp.Derivative(penalty, wi) for wi in w])
+    return sp.Matrix(
+        [sp.Derivative(penalty, wi).doit() if evaluate else sp.Derivative(penalty, wi) for wi in w]
+    )
 
 
 def updates(lr: sp.Expr | int = 1) -> dict[str, sp.Matrix]:
@@ -81,14 +88,26 @@ def _problem_notation() -> Derivation:
     u = updates()
     lam = _solve_for(lambda_wd, u["weight_decay"], u["l2"])
     steps = [
-        Step(l2_penalty_gradient(w, evaluate=False), 2 * lambda_l2 * w,
-             r"$\partial_{w_j} \lambda_{\ell_2} \sum_i w_i^2 = 2 \lambda_{\ell_2} w_j$: only the $i = j$ term depends on $w_j$"),
-        Step(w - (g + l2_penalty_gradient(w, evaluate=False)), u["l2"],
-             r"the $\ell_2$ update: $w - \nabla_w(\mathcal{L}_{data} + \lambda_{\ell_2} \|w\|^2)$"),
-        Step(u["weight_decay"] - u["l2"], (2 * lambda_l2 - lambda_wd) * w,
-             r"the two updates differ by $(2\lambda_{\ell_2} - \lambda_{wd}) w$, whatever the data gradient"),
-        Step(u["weight_decay"].subs(lambda_wd, lam), u["l2"],
-             r"with $\lambda_{wd} = 2 \lambda_{\ell_2}$ (the solution for every $w$) they coincide"),
+        Step(
+            l2_penalty_gradient(w, evaluate=False),
+            2 * lambda_l2 * w,
+            r"$\partial_{w_j} \lambda_{\ell_2} \sum_i w_i^2 = 2 \lambda_{\ell_2} w_j$: only the $i = j$ term depends on $w_j$",
+        ),
+        Step(
+            w - (g + l2_penalty_gradient(w, evaluate=False)),
+            u["l2"],
+            r"the $\ell_2$ update: $w - \nabla_w(\mathcal{L}_{data} + \lambda_{\ell_2} \|w\|^2)$",
+        ),
+        Step(
+            u["weight_decay"] - u["l2"],
+            (2 * lambda_l2 - lambda_wd) * w,
+            r"the two updates differ by $(2\lambda_{\ell_2} - \lambda_{wd}) w$, whatever the data gradient",
+        ),
+        Step(
+            u["weight_decay"].subs(lambda_wd, lam),
+            u["l2"],
+            r"with $\lambda_{wd} = 2 \lambda_{\ell_2}$ (the solution for every $w$) they coincide",
+        ),
     ]
     return Derivation(
         "q4b_problem_notation",
@@ -106,14 +125,26 @@ def _with_learning_rate() -> Derivation:
     lam = _solve_for(lambda_wd, u["weight_decay"], u["l2"])
     lam_unscaled = _solve_for(lambda_wd_lr, u["decay_unscaled"], u["l2"])
     steps = [
-        Step(u["l2"], (1 - 2 * eta * lambda_l2) * w - eta * g,
-             r"$\ell_2$ with step size $\eta$: the weight shrinks by the factor $1 - 2\eta\lambda_{\ell_2}$ before the gradient step"),
-        Step(u["weight_decay"], (1 - eta * lambda_wd) * w - eta * g,
-             r"PyTorch's SGD weight decay $w - \eta(g + \lambda_{wd} w)$ shrinks by $1 - \eta\lambda_{wd}$"),
-        Step(u["weight_decay"].subs(lambda_wd, lam), u["l2"],
-             r"equal for every $w, g$ iff $\lambda_{wd} = 2\lambda_{\ell_2}$: the learning rate cancels"),
-        Step(u["decay_unscaled"].subs(lambda_wd_lr, lam_unscaled), u["l2"],
-             r"a decay not multiplied by $\eta$, $(1 - \lambda_{wd}') w - \eta g$, needs $\lambda_{wd}' = 2 \eta \lambda_{\ell_2}$"),
+        Step(
+            u["l2"],
+            (1 - 2 * eta * lambda_l2) * w - eta * g,
+            r"$\ell_2$ with step size $\eta$: the weight shrinks by the factor $1 - 2\eta\lambda_{\ell_2}$ before the gradient step",
+        ),
+        Step(
+            u["weight_decay"],
+            (1 - eta * lambda_wd) * w - eta * g,
+            r"PyTorch's SGD weight decay $w - \eta(g + \lambda_{wd} w)$ shrinks by $1 - \eta\lambda_{wd}$",
+        ),
+        Step(
+            u["weight_decay"].subs(lambda_wd, lam),
+            u["l2"],
+            r"equal for every $w, g$ iff $\lambda_{wd} = 2\lambda_{\ell_2}$: the learning rate cancels",
+        ),
+        Step(
+            u["decay_unscaled"].subs(lambda_wd_lr, lam_unscaled),
+            u["l2"],
+            r"a decay not multiplied by $\eta$, $(1 - \lambda_{wd}') w - \eta g$, needs $\lambda_{wd}' = 2 \eta \lambda_{\ell_2}$",
+        ),
     ]
     return Derivation(
         "q4b_learning_rate",

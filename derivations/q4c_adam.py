@@ -58,32 +58,85 @@ def _bias_derivation() -> Derivation:
     recursion = beta * ema_unrolled(beta, t - 1) + (1 - beta) * g(t)
     term = beta ** (t - i) * g(i)
     steps = [
-        Step(recursion, (1 - beta) * (sp.Sum(term, (i, 1, t - 1)) + g(t)),
-             r"induction step: $\beta m_{t-1} + (1-\beta) g_t$ with $m_{t-1}$ unrolled; $\beta$ enters the sum"),
+        Step(
+            recursion,
+            (1 - beta) * (sp.Sum(term, (i, 1, t - 1)) + g(t)),
+            r"induction step: $\beta m_{t-1} + (1-\beta) g_t$ with $m_{t-1}$ unrolled; $\beta$ enters the sum",
+        ),
         Step(sp.Sum(term, (i, t, t)), g(t), r"the new measurement is the sum's $i = t$ term ($\beta^0 g_t$)"),
-        Step((1 - beta) * (sp.Sum(term, (i, 1, t - 1)) + sp.Sum(term, (i, t, t))), ema_unrolled(beta, t),
-             r"adjacent ranges combine: $m_t = (1-\beta)\sum_{i=1}^{t} \beta^{t-i} g_i$"),
-        Step((1 - beta) * g(1), ema_unrolled(beta, 1).doit(), r"base case: $m_1 = \beta \cdot 0 + (1-\beta) g_1$"),
-        Step(sp.Sum(beta ** (t - i), (i, 1, t)), pw,
-             r"the geometric sum; without a bound on $\beta$ SymPy keeps the case $\beta = 1$"),
-        Step(closed, (1 - beta**t) / (1 - beta),
-             r"with $0 < \beta < 1$: $\sum_{i=1}^t \beta^{t-i} = (1-\beta^t)/(1-\beta)$"),
-        Step((1 - beta) * closed + beta**t, 1,
-             r"the weights on $g_1..g_t$ sum to $1-\beta^t$; the rest, $\beta^t$, sits on the zero start $m_0$"),
-        Step(ema_unrolled(beta, t, lambda k: mu), mu * (1 - beta) * sp.Sum(beta ** (t - i), (i, 1, t)),
-             r"stationary $E[g_i] = \mu$, linearity of $E$ over the finite sum", kind="expectation"),
-        Step(mu * (1 - beta) * closed, mu * (1 - beta**t),
-             r"geometric sum ($0<\beta<1$): $E[m_t] = \mu (1 - \beta^t)$, biased towards 0", kind="expectation"),
-        Step(corr, 1 / (1 - beta**t), r"the factor $c$ with $c\, E[m_t] = \mu$ for every $\mu$ (solved)", kind="expectation"),
-        Step(corr * mu * (1 - beta**t), mu, r"$\hat m_t = m_t / (1-\beta^t)$ is unbiased at every $t$", kind="expectation"),
-        Step(ema_unrolled(beta2, t, lambda k: s2), s2 * (1 - beta2) * sp.Sum(beta2 ** (t - i), (i, 1, t)),
-             r"the same for $v_t$, averaging $g_i^2$ with $E[g_i^2] = \sigma^2$ and $\beta_2$", kind="expectation"),
-        Step(s2 * (1 - beta2) * closed2, s2 * (1 - beta2**t), r"$E[v_t] = \sigma^2(1-\beta_2^t)$", kind="expectation"),
-        Step(s2 * (1 - beta2**t) * corr.subs(beta, beta2), s2, r"$\hat v_t = v_t/(1-\beta_2^t)$ is unbiased",
-             kind="expectation"),
+        Step(
+            (1 - beta) * (sp.Sum(term, (i, 1, t - 1)) + sp.Sum(term, (i, t, t))),
+            ema_unrolled(beta, t),
+            r"adjacent ranges combine: $m_t = (1-\beta)\sum_{i=1}^{t} \beta^{t-i} g_i$",
+        ),
+        Step(
+            (1 - beta) * g(1),
+            ema_unrolled(beta, 1).doit(),
+            r"base case: $m_1 = \beta \cdot 0 + (1-\beta) g_1$",
+        ),
+        Step(
+            sp.Sum(beta ** (t - i), (i, 1, t)),
+            pw,
+            r"the geometric sum; without a bound on $\beta$ SymPy keeps the case $\beta = 1$",
+        ),
+        Step(
+            closed,
+            (1 - beta**t) / (1 - beta),
+            r"with $0 < \beta < 1$: $\sum_{i=1}^t \beta^{t-i} = (1-\beta^t)/(1-\beta)$",
+        ),
+        Step(
+            (1 - beta) * closed + beta**t,
+            1,
+            r"the weights on $g_1..g_t$ sum to $1-\beta^t$; the rest, $\beta^t$, sits on the zero start $m_0$",
+        ),
+        Step(
+            ema_unrolled(beta, t, lambda k: mu),
+            mu * (1 - beta) * sp.Sum(beta ** (t - i), (i, 1, t)),
+            r"stationary $E[g_i] = \mu$, linearity of $E$ over the finite sum",
+            kind="expectation",
+        ),
+        Step(
+            mu * (1 - beta) * closed,
+            mu * (1 - beta**t),
+            r"geometric sum ($0<\beta<1$): $E[m_t] = \mu (1 - \beta^t)$, biased towards 0",
+            kind="expectation",
+        ),
+        Step(
+            corr,
+            1 / (1 - beta**t),
+            r"the factor $c$ with $c\, E[m_t] = \mu$ for every $\mu$ (solved)",
+            kind="expectation",
+        ),
+        Step(
+            corr * mu * (1 - beta**t),
+            mu,
+            r"$\hat m_t = m_t / (1-\beta^t)$ is unbiased at every $t$",
+            kind="expectation",
+        ),
+        Step(
+            ema_unrolled(beta2, t, lambda k: s2),
+            s2 * (1 - beta2) * sp.Sum(beta2 ** (t - i), (i, 1, t)),
+            r"the same for $v_t$, averaging $g_i^2$ with $E[g_i^2] = \sigma^2$ and $\beta_2$",
+            kind="expectation",
+        ),
+        Step(
+            s2 * (1 - beta2) * closed2,
+            s2 * (1 - beta2**t),
+            r"$E[v_t] = \sigma^2(1-\beta_2^t)$",
+            kind="expectation",
+        ),
+        Step(
+            s2 * (1 - beta2**t) * corr.subs(beta, beta2),
+            s2,
+            r"$\hat v_t = v_t/(1-\beta_2^t)$ is unbiased",
+            kind="expectation",
+        ),
     ]
     return Derivation(
-        "q4c_bias_correction", "Adam's bias correction", steps, Result("bias_correction", corr, (beta, t)),
+        "q4c_bias_correction",
+        "Adam's bias correction",
+        steps,
+        Result("bias_correction", corr, (beta, t)),
         statement=r"With $m_0 = 0$ and stationary gradients, $E[m_t] = (1-\beta_1^t) E[g]$ and $E[v_t] = (1-\beta_2^t) E[g^2]$; dividing by $1-\beta^t$ removes the weight of the zero initialisation.",
         argument="The first three steps are the induction step for general t (with the base case m_1 next); expectations pass through the finite sum by linearity.",
     )
@@ -97,16 +150,32 @@ def zeta() -> sp.Expr:
 def _nonstationary_derivation() -> Derivation:
     _, closed = geometric_sum(beta)
     steps = [
-        Step(ema_unrolled(beta, t, Eg), Eg(t) * (1 - beta) * sp.Sum(beta ** (t - i), (i, 1, t)) + zeta(),
-             r"add and subtract $E[g_t]$ in every term", kind="expectation"),
-        Step(Eg(t) * (1 - beta) * closed + zeta(), Eg(t) * (1 - beta**t) + zeta(),
-             r"geometric sum: $E[m_t] = E[g_t](1-\beta^t) + \zeta$", kind="expectation"),
-        Step((Eg(t) * (1 - beta**t) + zeta()) * bias_correction(), Eg(t) + zeta() / (1 - beta**t),
-             r"after the correction: $E[\hat m_t] = E[g_t] + \zeta/(1-\beta^t)$", kind="expectation"),
-        Step(zeta().subs(Eg(i), mu).subs(Eg(t), mu), 0, r"stationary moments: $\zeta = 0$", kind="expectation"),
+        Step(
+            ema_unrolled(beta, t, Eg),
+            Eg(t) * (1 - beta) * sp.Sum(beta ** (t - i), (i, 1, t)) + zeta(),
+            r"add and subtract $E[g_t]$ in every term",
+            kind="expectation",
+        ),
+        Step(
+            Eg(t) * (1 - beta) * closed + zeta(),
+            Eg(t) * (1 - beta**t) + zeta(),
+            r"geometric sum: $E[m_t] = E[g_t](1-\beta^t) + \zeta$",
+            kind="expectation",
+        ),
+        Step(
+            (Eg(t) * (1 - beta**t) + zeta()) * bias_correction(),
+            Eg(t) + zeta() / (1 - beta**t),
+            r"after the correction: $E[\hat m_t] = E[g_t] + \zeta/(1-\beta^t)$",
+            kind="expectation",
+        ),
+        Step(
+            zeta().subs(Eg(i), mu).subs(Eg(t), mu), 0, r"stationary moments: $\zeta = 0$", kind="expectation"
+        ),
     ]
     return Derivation(
-        "q4c_nonstationary", "Non-stationary moments: the zeta term", steps,
+        "q4c_nonstationary",
+        "Non-stationary moments: the zeta term",
+        steps,
         Result("zeta", zeta(), (beta, t)),
         statement=r"$E[m_t] = E[g_t](1-\beta^t) + \zeta$, $\zeta = (1-\beta)\sum_{i=1}^t \beta^{t-i}(E[g_i] - E[g_t])$; the correction leaves $\zeta/(1-\beta^t)$, small when $\beta$ gives little weight to the distant past where the moments differ.",
     )
@@ -137,8 +206,11 @@ def bias_section() -> Section:
         ),
     }
     return Section(
-        answers={"bias_correction": sp.sstr(corr), "expected_m_t": sp.sstr(mu * (1 - beta**t)),
-                 "geometric_sum_unbounded_beta": sp.sstr(pw)},
+        answers={
+            "bias_correction": sp.sstr(corr),
+            "expected_m_t": sp.sstr(mu * (1 - beta**t)),
+            "geometric_sum_unbounded_beta": sp.sstr(pw),
+        },
         derivations=[_bias_derivation(), _nonstationary_derivation()],
         text=text,
     )

@@ -37,19 +37,37 @@ def _adamw() -> Derivation:
     (matching,) = sp.solve(sp.Eq(adam_l2_decay, eta * lam * w_prev), lam_l2)
     penalty = lam / 2 * sum(wi**2 for wi in wvec)
     steps = [
-        Step(adamw_update(), paper,
-             r"PyTorch's $w \leftarrow (1-\eta\lambda) w$, then the Adam step, is the paper's decoupled update"),
-        Step(sp.Matrix([sp.Derivative(m_t, lam), sp.Derivative(v_t, lam)]), sp.zeros(2, 1),
-             r"the moments see only the data gradient: the decay never enters $m_t$, $v_t$"),
-        Step((adam_step - adamw_update()) / (eta * w_prev), lam,
-             r"the decay removes the fraction $\eta\lambda$ of every weight per step, whatever its gradient history"),
-        Step(sp.Matrix([matching]), sp.Matrix([lam * (sp.sqrt(v_hat) + eps)]),
-             r"Adam-$\ell_2$ decays at $\eta\lambda_{\ell_2}/(\sqrt{\hat v}+\epsilon)$; matching AdamW needs a different $\lambda_{\ell_2}$ per coordinate"),
-        Step(sp.Matrix([sp.Derivative(penalty, wi) for wi in wvec]), lam * wvec,
-             r"torch's Adam(weight_decay $=\lambda$) adds $\lambda w$ to the gradient: the gradient of $(\lambda/2)\|w\|^2$"),
+        Step(
+            adamw_update(),
+            paper,
+            r"PyTorch's $w \leftarrow (1-\eta\lambda) w$, then the Adam step, is the paper's decoupled update",
+        ),
+        Step(
+            sp.Matrix([sp.Derivative(m_t, lam), sp.Derivative(v_t, lam)]),
+            sp.zeros(2, 1),
+            r"the moments see only the data gradient: the decay never enters $m_t$, $v_t$",
+        ),
+        Step(
+            (adam_step - adamw_update()) / (eta * w_prev),
+            lam,
+            r"the decay removes the fraction $\eta\lambda$ of every weight per step, whatever its gradient history",
+        ),
+        Step(
+            sp.Matrix([matching]),
+            sp.Matrix([lam * (sp.sqrt(v_hat) + eps)]),
+            r"Adam-$\ell_2$ decays at $\eta\lambda_{\ell_2}/(\sqrt{\hat v}+\epsilon)$; matching AdamW needs a different $\lambda_{\ell_2}$ per coordinate",
+        ),
+        Step(
+            sp.Matrix([sp.Derivative(penalty, wi) for wi in wvec]),
+            lam * wvec,
+            r"torch's Adam(weight_decay $=\lambda$) adds $\lambda w$ to the gradient: the gradient of $(\lambda/2)\|w\|^2$",
+        ),
     ]
     return Derivation(
-        "q4c_adamw", "AdamW: decoupled weight decay", steps, Result("adamw_update", adamw_update(), (w_prev, m_hat, v_hat, eta, lam, eps)),
+        "q4c_adamw",
+        "AdamW: decoupled weight decay",
+        steps,
+        Result("adamw_update", adamw_update(), (w_prev, m_hat, v_hat, eta, lam, eps)),
         statement=r"AdamW: $w_t = w_{t-1} - \eta\left(\hat m_t/(\sqrt{\hat v_t}+\epsilon) + \lambda w_{t-1}\right)$ with $m_t$, $v_t$ built from the data gradient alone.",
     )
 

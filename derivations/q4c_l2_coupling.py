@@ -44,24 +44,48 @@ def _momentum() -> Derivation:
     coupled = w(t - 1) - eta * momentum_buffer()
     decoupled = w(t - 1) - eta * sp.Sum(mu ** (t - i) * g(i), (i, 1, t)) - eta * lam * w(t - 1)
     steps = [
-        Step(mu * momentum_buffer(t - 1) + g(t) + lam * w(t - 1), sp.Sum(term, (i, 1, t - 1)) + g(t) + lam * w(t - 1),
-             r"unroll $b_t = \mu b_{t-1} + (g_t + \lambda w_{t-1})$, $b_0 = 0$, by induction: $\mu$ enters the sum"),
+        Step(
+            mu * momentum_buffer(t - 1) + g(t) + lam * w(t - 1),
+            sp.Sum(term, (i, 1, t - 1)) + g(t) + lam * w(t - 1),
+            r"unroll $b_t = \mu b_{t-1} + (g_t + \lambda w_{t-1})$, $b_0 = 0$, by induction: $\mu$ enters the sum",
+        ),
         Step(sp.Sum(term, (i, t, t)), g(t) + lam * w(t - 1), r"the new gradient is the sum's $k = t$ term"),
-        Step(sp.Sum(term, (i, 1, t - 1)) + sp.Sum(term, (i, t, t)), momentum_buffer(),
-             r"adjacent ranges combine: $b_t = \sum_{k=1}^{t} \mu^{t-k}(g_k + \lambda w_{k-1})$"),
-        Step(momentum_buffer(), sp.Sum(mu ** (t - i) * g(i), (i, 1, t)) + lam * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
-             r"the buffer splits into a gradient part and a decay part $\lambda \sum_k \mu^{t-k} w_{k-1}$ over past weights"),
-        Step(sp.Derivative(coupled, lam), -eta * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
-             r"$\partial w_t / \partial \lambda$: the decay of step $t$ is a weighted sum of all earlier weights"),
-        Step(lam * w_const * closed, lam * w_const * (1 - mu**t) / (1 - mu),
-             r"for a constant weight the decay grows to $\lambda w (1-\mu^t)/(1-\mu)$ ($0<\mu<1$)"),
-        Step(steady, lam * w_const / (1 - mu),
-             r"steady state $b = \mu b + \lambda w$: the decay is amplified by $1/(1-\mu)$ (10 for $\mu = 0.9$)"),
-        Step(sp.Derivative(decoupled, lam), -eta * w(t - 1),
-             r"decoupled (SGDW): $w_t = w_{t-1} - \eta b_t - \eta\lambda w_{t-1}$ decays only the current weight, at rate $\eta\lambda$"),
+        Step(
+            sp.Sum(term, (i, 1, t - 1)) + sp.Sum(term, (i, t, t)),
+            momentum_buffer(),
+            r"adjacent ranges combine: $b_t = \sum_{k=1}^{t} \mu^{t-k}(g_k + \lambda w_{k-1})$",
+        ),
+        Step(
+            momentum_buffer(),
+            sp.Sum(mu ** (t - i) * g(i), (i, 1, t)) + lam * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
+            r"the buffer splits into a gradient part and a decay part $\lambda \sum_k \mu^{t-k} w_{k-1}$ over past weights",
+        ),
+        Step(
+            sp.Derivative(coupled, lam),
+            -eta * sp.Sum(mu ** (t - i) * w(i - 1), (i, 1, t)),
+            r"$\partial w_t / \partial \lambda$: the decay of step $t$ is a weighted sum of all earlier weights",
+        ),
+        Step(
+            lam * w_const * closed,
+            lam * w_const * (1 - mu**t) / (1 - mu),
+            r"for a constant weight the decay grows to $\lambda w (1-\mu^t)/(1-\mu)$ ($0<\mu<1$)",
+        ),
+        Step(
+            steady,
+            lam * w_const / (1 - mu),
+            r"steady state $b = \mu b + \lambda w$: the decay is amplified by $1/(1-\mu)$ (10 for $\mu = 0.9$)",
+        ),
+        Step(
+            sp.Derivative(decoupled, lam),
+            -eta * w(t - 1),
+            r"decoupled (SGDW): $w_t = w_{t-1} - \eta b_t - \eta\lambda w_{t-1}$ decays only the current weight, at rate $\eta\lambda$",
+        ),
     ]
     return Derivation(
-        "q4c_l2_momentum", "l2 with SGD + momentum", steps, Result("momentum_steady_decay", steady, (lam, mu, w_const)),
+        "q4c_l2_momentum",
+        "l2 with SGD + momentum",
+        steps,
+        Result("momentum_steady_decay", steady, (lam, mu, w_const)),
         statement=r"With momentum the l2 gradient enters the buffer: the decay at step $t$ is $\eta\lambda\sum_k \mu^{t-k} w_{k-1}$, reaching $\eta\lambda w/(1-\mu)$ in the steady state.",
     )
 
@@ -73,15 +97,27 @@ def _rmsprop() -> Derivation:
         return eta * lam / (sp.sqrt(vv) + eps)
 
     steps = [
-        Step(step_l2, eta * g(t) / (sp.sqrt(v) + eps) + rate(v) * w_now,
-             r"RMSProp's step on $g + \lambda w$ splits: the decay is $\eta\lambda w/(\sqrt{v}+\epsilon)$"),
-        Step(rate(v_a) / rate(v_b), (sp.sqrt(v_b) + eps) / (sp.sqrt(v_a) + eps),
-             r"two coordinates decay at rates in the inverse ratio of their gradient RMS"),
-        Step(rate(s_rms**2), eta * lam / (s_rms + eps),
-             r"with $v \approx s^2$: a weight whose gradients have RMS $s$ is decayed $s$ times less"),
+        Step(
+            step_l2,
+            eta * g(t) / (sp.sqrt(v) + eps) + rate(v) * w_now,
+            r"RMSProp's step on $g + \lambda w$ splits: the decay is $\eta\lambda w/(\sqrt{v}+\epsilon)$",
+        ),
+        Step(
+            rate(v_a) / rate(v_b),
+            (sp.sqrt(v_b) + eps) / (sp.sqrt(v_a) + eps),
+            r"two coordinates decay at rates in the inverse ratio of their gradient RMS",
+        ),
+        Step(
+            rate(s_rms**2),
+            eta * lam / (s_rms + eps),
+            r"with $v \approx s^2$: a weight whose gradients have RMS $s$ is decayed $s$ times less",
+        ),
     ]
     return Derivation(
-        "q4c_l2_rmsprop", "l2 with RMSProp", steps, Result("rmsprop_decay_rate", rate(v), (eta, lam, v, eps)),
+        "q4c_l2_rmsprop",
+        "l2 with RMSProp",
+        steps,
+        Result("rmsprop_decay_rate", rate(v), (eta, lam, v, eps)),
         statement=r"RMSProp divides the l2 gradient by $\sqrt{v}+\epsilon$ like the data gradient, so the effective decay rate $\eta\lambda/(\sqrt{v}+\epsilon)$ is smallest exactly where gradients are large.",
     )
 
@@ -91,16 +127,28 @@ def _adam() -> Derivation:
     hat_decay = lam * w_const * (1 - beta1) * closed / (1 - beta1**t)
     m_hat = (1 - beta1) * sp.Sum(beta1 ** (t - i) * (g(i) + lam * w(i - 1)), (i, 1, t)) / (1 - beta1**t)
     steps = [
-        Step(m_hat, (1 - beta1) * sp.Sum(beta1 ** (t - i) * g(i), (i, 1, t)) / (1 - beta1**t)
-             + lam * (1 - beta1) * sp.Sum(beta1 ** (t - i) * w(i - 1), (i, 1, t)) / (1 - beta1**t),
-             r"$\hat m_t$ splits into the data part and an EMA of past $\lambda w_{k-1}$"),
-        Step(hat_decay, lam * w_const,
-             r"for a constant weight the bias-corrected EMA of $\lambda w$ is exactly $\lambda w$ (weights sum to 1)"),
-        Step(eta * hat_decay / (sp.sqrt(v) + eps), eta * lam * w_const / (sp.sqrt(v) + eps),
-             r"so Adam decays by $\eta\lambda w/(\sqrt{\hat v}+\epsilon)$: RMSProp's division, with momentum's lag"),
+        Step(
+            m_hat,
+            (1 - beta1) * sp.Sum(beta1 ** (t - i) * g(i), (i, 1, t)) / (1 - beta1**t)
+            + lam * (1 - beta1) * sp.Sum(beta1 ** (t - i) * w(i - 1), (i, 1, t)) / (1 - beta1**t),
+            r"$\hat m_t$ splits into the data part and an EMA of past $\lambda w_{k-1}$",
+        ),
+        Step(
+            hat_decay,
+            lam * w_const,
+            r"for a constant weight the bias-corrected EMA of $\lambda w$ is exactly $\lambda w$ (weights sum to 1)",
+        ),
+        Step(
+            eta * hat_decay / (sp.sqrt(v) + eps),
+            eta * lam * w_const / (sp.sqrt(v) + eps),
+            r"so Adam decays by $\eta\lambda w/(\sqrt{\hat v}+\epsilon)$: RMSProp's division, with momentum's lag",
+        ),
     ]
     return Derivation(
-        "q4c_l2_adam", "l2 with Adam", steps, Result("adam_decay_rate", eta * lam / (sp.sqrt(v) + eps), (eta, lam, v, eps)),
+        "q4c_l2_adam",
+        "l2 with Adam",
+        steps,
+        Result("adam_decay_rate", eta * lam / (sp.sqrt(v) + eps), (eta, lam, v, eps)),
         statement=r"Adam's l2 decay is $\eta\lambda w/(\sqrt{\hat v_t}+\epsilon)$ in the steady state: weights with large gradient history are barely regularised.",
     )
 

@@ -49,8 +49,13 @@ def ks_check(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> C
         raise ValueError(f"values needs at least two samples, got {values.size}")
     res = scipy.stats.kstest(values, cdf)
     crit = float(scipy.stats.kstwo.ppf(1 - alpha, values.size))
-    return Check(name, bool(res.pvalue >= alpha), float(res.statistic), crit,
-                 f"KS statistic vs critical value at alpha={alpha:g}; n={values.size}, p-value={res.pvalue:.3g}")
+    return Check(
+        name,
+        bool(res.pvalue >= alpha),
+        float(res.statistic),
+        crit,
+        f"KS statistic vs critical value at alpha={alpha:g}; n={values.size}, p-value={res.pvalue:.3g}",
+    )
 
 
 def ks_rejects(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> Check:
@@ -76,16 +81,34 @@ def _layer_checks(params: list[tuple[str, np.ndarray]]) -> list[Check]:
         bound = float(layer["bound"])
         (_, w), (_, b) = next(tensors), next(tensors)
         count = w.size + b.size
-        checks.append(Check(f"layer {k}: parameter count {count} == derived n_k (n_(k-1) + 1)",
-                            count == layer["count"], float(abs(count - layer["count"])), 0.0, "exact count"))
+        checks.append(
+            Check(
+                f"layer {k}: parameter count {count} == derived n_k (n_(k-1) + 1)",
+                count == layer["count"],
+                float(abs(count - layer["count"])),
+                0.0,
+                "exact count",
+            )
+        )
         for kind, v in (("weight", w), ("bias", b)):
             top = float(np.abs(v).max())
             gap = 1 - MAX_GAP_PROB ** (1 / v.size)  # P(max|w| < (1 - gap) bound) = MAX_GAP_PROB
-            checks.append(Check(f"layer {k} {kind}: max |w| within [1 - gap, 1] x 1/sqrt({layer['fan_in']})",
-                                bool(top <= bound * (1 + FLOAT32_SLACK) and top >= bound * (1 - gap)),
-                                abs(top / bound - 1), gap, f"|max|w| / bound - 1|; gap has probability {MAX_GAP_PROB:g}"))
-            checks.append(ks_check(f"layer {k} {kind} ~ U(-1/sqrt({layer['fan_in']}), 1/sqrt({layer['fan_in']}))",
-                                   v, _uniform_cdf(bound)))
+            checks.append(
+                Check(
+                    f"layer {k} {kind}: max |w| within [1 - gap, 1] x 1/sqrt({layer['fan_in']})",
+                    bool(top <= bound * (1 + FLOAT32_SLACK) and top >= bound * (1 - gap)),
+                    abs(top / bound - 1),
+                    gap,
+                    f"|max|w| / bound - 1|; gap has probability {MAX_GAP_PROB:g}",
+                )
+            )
+            checks.append(
+                ks_check(
+                    f"layer {k} {kind} ~ U(-1/sqrt({layer['fan_in']}), 1/sqrt({layer['fan_in']}))",
+                    v,
+                    _uniform_cdf(bound),
+                )
+            )
     return checks
 
 
@@ -110,14 +133,32 @@ def _width_table(seed: int) -> tuple[list[Check], dict]:
         fixed = preactivation_variance(n, FIXED_BOUND, seed)
         pred_default, pred_fixed = 1 / 3 + 1 / (3 * n), n * FIXED_BOUND**2 / 3
         rows.append([n, default, pred_default, fixed, pred_fixed])
-        for label, got, want in (("PyTorch default", default, pred_default), (f"fixed U(-{FIXED_BOUND}, {FIXED_BOUND})", fixed, pred_fixed)):
+        for label, got, want in (
+            ("PyTorch default", default, pred_default),
+            (f"fixed U(-{FIXED_BOUND}, {FIXED_BOUND})", fixed, pred_fixed),
+        ):
             err = abs(got / want - 1)
-            checks.append(Check(f"Var z at width {n}, {label}, matches the derived variance", err <= VAR_REL_TOL,
-                                err, VAR_REL_TOL, f"relative error, Monte Carlo over {BATCH} x {FAN_OUT} samples"))
-    table = {"columns": ["fan-in n", "Var z (default)", "1/3 + 1/(3n)", f"Var z (U(-{FIXED_BOUND}, {FIXED_BOUND}))", "n a^2/3"],
-             "rows": rows,
-             "caption": "Pre-activation variance of nn.Linear(n, 256) at initialisation on unit-variance inputs: "
-                        "width-independent with PyTorch's 1/sqrt(n) bound, linear in n with a fixed bound."}
+            checks.append(
+                Check(
+                    f"Var z at width {n}, {label}, matches the derived variance",
+                    err <= VAR_REL_TOL,
+                    err,
+                    VAR_REL_TOL,
+                    f"relative error, Monte Carlo over {BATCH} x {FAN_OUT} samples",
+                )
+            )
+    table = {
+        "columns": [
+            "fan-in n",
+            "Var z (default)",
+            "1/3 + 1/(3n)",
+            f"Var z (U(-{FIXED_BOUND}, {FIXED_BOUND}))",
+            "n a^2/3",
+        ],
+        "rows": rows,
+        "caption": "Pre-activation variance of nn.Linear(n, 256) at initialisation on unit-variance inputs: "
+        "width-independent with PyTorch's 1/sqrt(n) bound, linear in n with a fixed bound.",
+    }
     return checks, table
 
 
@@ -127,16 +168,24 @@ def check(ctx: Context) -> Section:
     values = np.concatenate([v for _, v in params])
     cdf_fn = sp.lambdify(x, mixture_cdf(LAYER_SIZES), modules="numpy")
     mixture = ks_check("all parameters ~ derived mixture PDF (KS)", values, cdf_fn)
-    control = ks_rejects(f"control: parameters x {CONTROL_SCALE} are rejected (KS)", CONTROL_SCALE * values, cdf_fn)
+    control = ks_rejects(
+        f"control: parameters x {CONTROL_SCALE} are rejected (KS)", CONTROL_SCALE * values, cdf_fn
+    )
     with single_threaded():
         width_checks, table = _width_table(ctx.seed)
     pvalue = float(scipy.stats.kstest(values, cdf_fn).pvalue)
     return Section(
         checks=_layer_checks(params) + [mixture, control] + width_checks,
         tables={"init_preactivation_variance": table},
-        metrics={"init_ks_statistic": mixture.error, "init_ks_critical": mixture.tolerance, "init_ks_pvalue": pvalue,
-                 "init_ks_alpha": ALPHA, "init_control_ks_statistic": control.error, "init_parameter_count": int(values.size),
-                 "init_sample_variance": float(values.var())},
+        metrics={
+            "init_ks_statistic": mixture.error,
+            "init_ks_critical": mixture.tolerance,
+            "init_ks_pvalue": pvalue,
+            "init_ks_alpha": ALPHA,
+            "init_control_ks_statistic": control.error,
+            "init_parameter_count": int(values.size),
+            "init_sample_variance": float(values.var()),
+        },
         text={
             "pdf_check": (
                 f"Checked against the real model (seed {ctx.seed}): the {values.size} initial parameters pass a "

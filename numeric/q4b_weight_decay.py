@@ -70,18 +70,40 @@ def check(ctx: Context, cfg: SGDConfig = SGDConfig()) -> Section:
         l2 = trajectory(problem, _sgd(cfg.lr), cfg.steps, lambda_l2=lam_l2)
         plain = trajectory(problem, _sgd(cfg.lr), cfg.steps)
         hand = manual_trajectory(problem, _hand_weight_decay(cfg.lr, cfg.lambda_wd), cfg.steps)
-        unscaled = manual_trajectory(problem, _hand_unscaled_decay(cfg.lr, ratio * cfg.lr * lam_l2), cfg.steps)
+        unscaled = manual_trajectory(
+            problem, _hand_unscaled_decay(cfg.lr, ratio * cfg.lr * lam_l2), cfg.steps
+        )
         wrong = trajectory(problem, _sgd(cfg.lr), cfg.steps, lambda_l2=cfg.lambda_wd)
     sep = norm_rel_error(wrong, wd)
     checks = [
-        compare("SGD(weight_decay) == SGD on L + lambda_l2 sum w^2 with lambda_l2 = lambda_wd / ratio", l2, wd,
-                TOL_FLOAT64, f"max relative error over {cfg.steps} steps, float64"),
-        compare("torch SGD weight_decay is w - eta (grad + lambda_wd w) (hand-written)", hand, wd, TOL_FLOAT64,
-                f"max relative error over {cfg.steps} steps, float64"),
-        compare("un-scaled decay (1 - ratio eta lambda_l2) w - eta grad == l2 trajectory", unscaled, l2, TOL_FLOAT64,
-                f"max relative error over {cfg.steps} steps, float64"),
-        Check("control: lambda_l2 = lambda_wd (wrong factor) separates the trajectories", sep > SEPARATION_MIN,
-              sep, SEPARATION_MIN, "||difference|| / ||reference|| over the trajectory must EXCEED the tolerance: the comparison can fail"),
+        compare(
+            "SGD(weight_decay) == SGD on L + lambda_l2 sum w^2 with lambda_l2 = lambda_wd / ratio",
+            l2,
+            wd,
+            TOL_FLOAT64,
+            f"max relative error over {cfg.steps} steps, float64",
+        ),
+        compare(
+            "torch SGD weight_decay is w - eta (grad + lambda_wd w) (hand-written)",
+            hand,
+            wd,
+            TOL_FLOAT64,
+            f"max relative error over {cfg.steps} steps, float64",
+        ),
+        compare(
+            "un-scaled decay (1 - ratio eta lambda_l2) w - eta grad == l2 trajectory",
+            unscaled,
+            l2,
+            TOL_FLOAT64,
+            f"max relative error over {cfg.steps} steps, float64",
+        ),
+        Check(
+            "control: lambda_l2 = lambda_wd (wrong factor) separates the trajectories",
+            sep > SEPARATION_MIN,
+            sep,
+            SEPARATION_MIN,
+            "||difference|| / ||reference|| over the trajectory must EXCEED the tolerance: the comparison can fail",
+        ),
     ]
     shrink = float(abs(wd[-1]).mean() / abs(plain[-1]).mean())
     return Section(

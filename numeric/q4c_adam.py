@@ -85,40 +85,75 @@ def bias_check(cfg: BiasConfig = BiasConfig()) -> Section:
     checks = []
     for key, target, label in (("m_hat", cfg.mean, "mu"), ("v_hat", second, "E g^2")):
         z = z_scores(sim[key], np.full(cfg.steps, target))
-        checks.append(Check(f"corrected {key} unbiased (mean == {label}) at every t = 1..{cfg.steps}", bool(z.max() <= z_crit),
-                            float(z.max()), z_crit, f"worst |mean - {label}| / SE over {cfg.runs} runs (the same z as uncorrected vs the derived "
-                            "(1 - beta^t) x moment); Bonferroni z"))
+        checks.append(
+            Check(
+                f"corrected {key} unbiased (mean == {label}) at every t = 1..{cfg.steps}",
+                bool(z.max() <= z_crit),
+                float(z.max()),
+                z_crit,
+                f"worst |mean - {label}| / SE over {cfg.runs} runs (the same z as uncorrected vs the derived "
+                "(1 - beta^t) x moment); Bonferroni z",
+            )
+        )
     detect = {}
     for key, derived, target in (("m", e_m, cfg.mean), ("v", e_v, second)):
         se = sim[key].std(axis=0, ddof=1) / np.sqrt(cfg.runs)
         visible = np.abs(derived - target) > 2 * z_crit * se  # derived bias well above the noise
         z = z_scores(sim[key], np.full(cfg.steps, target))[visible]
         detect[key] = int(visible.sum())
-        checks.append(Check(f"uncorrected {key}_t is biased: rejected at all {detect[key]} steps where the derived bias > 2 z SE",
-                            bool(visible.any() and z.min() > z_crit), float(z.min()) if z.size else 0.0, z_crit,
-                            "smallest z-score there; must EXCEED the critical z"))
+        checks.append(
+            Check(
+                f"uncorrected {key}_t is biased: rejected at all {detect[key]} steps where the derived bias > 2 z SE",
+                bool(visible.any() and z.min() > z_crit),
+                float(z.min()) if z.size else 0.0,
+                z_crit,
+                "smallest z-score there; must EXCEED the critical z",
+            )
+        )
     drifting = cfg.mean + cfg.drift * ts
     sim_d = simulate(cfg, drifting)
     idx = np.array(ZETA_STEPS) - 1
     pred = _zeta_prediction(cfg, np.array(ZETA_STEPS))
     z = z_scores(sim_d["m_hat"][:, idx], pred)
-    checks.append(Check("drifting mean: E[m_hat_t] == E g_t + zeta/(1 - beta^t) (derived zeta)", bool(z.max() <= z_crit),
-                        float(z.max()), z_crit, f"worst z-score at t in {ZETA_STEPS}"))
+    checks.append(
+        Check(
+            "drifting mean: E[m_hat_t] == E g_t + zeta/(1 - beta^t) (derived zeta)",
+            bool(z.max() <= z_crit),
+            float(z.max()),
+            z_crit,
+            f"worst z-score at t in {ZETA_STEPS}",
+        )
+    )
     z_naive = z_scores(sim_d["m_hat"][:, idx], drifting[idx])
-    checks.append(Check("drifting mean: zeta is real (m_hat_t != E g_t, detectably)", bool(z_naive.max() > z_crit),
-                        float(z_naive.max()), z_crit, "largest z-score of m_hat vs E g_t; must EXCEED the critical z"))
+    checks.append(
+        Check(
+            "drifting mean: zeta is real (m_hat_t != E g_t, detectably)",
+            bool(z_naive.max() > z_crit),
+            float(z_naive.max()),
+            z_crit,
+            "largest z-score of m_hat vs E g_t; must EXCEED the critical z",
+        )
+    )
     return Section(
         checks=checks,
-        metrics={"bias_config": asdict(cfg), "bias_z_critical": z_crit, "bias_detectable_steps": detect,
-                 "zeta_over_correction_at": {str(n): float(p - d) for n, p, d in zip(ZETA_STEPS, pred, drifting[idx], strict=True)},
-                 "zeta_naive_worst_z": float(z_naive.max())},
-        text={"bias_correction_check": (
-            f"Simulated over {cfg.runs} runs of {cfg.steps} steps with stationary gradients $N({cfg.mean:g}, {cfg.std:g}^2)$: "
-            f"the corrected $\\hat m_t$ and $\\hat v_t$ are unbiased at every step (all z-scores below {z_crit:.2f}), the "
-            f"uncorrected $m_t$, $v_t$ follow the derived $(1-\\beta^t)$ bias and differ detectably from the true moments at "
-            f"{detect['m']} and {detect['v']} of the steps. With a drifting mean ({cfg.drift:g} per step) $\\hat m_t$ lags by "
-            f"$\\zeta/(1-\\beta^t) = {float(pred[-1] - drifting[-1]):.4f}$ at $t = {ZETA_STEPS[-1]}$, as derived."
-        )},
+        metrics={
+            "bias_config": asdict(cfg),
+            "bias_z_critical": z_crit,
+            "bias_detectable_steps": detect,
+            "zeta_over_correction_at": {
+                str(n): float(p - d) for n, p, d in zip(ZETA_STEPS, pred, drifting[idx], strict=True)
+            },
+            "zeta_naive_worst_z": float(z_naive.max()),
+        },
+        text={
+            "bias_correction_check": (
+                f"Simulated over {cfg.runs} runs of {cfg.steps} steps with stationary gradients $N({cfg.mean:g}, {cfg.std:g}^2)$: "
+                f"the corrected $\\hat m_t$ and $\\hat v_t$ are unbiased at every step (all z-scores below {z_crit:.2f}), the "
+                f"uncorrected $m_t$, $v_t$ follow the derived $(1-\\beta^t)$ bias and differ detectably from the true moments at "
+                f"{detect['m']} and {detect['v']} of the steps. With a drifting mean ({cfg.drift:g} per step) $\\hat m_t$ lags by "
+                f"$\\zeta/(1-\\beta^t) = {float(pred[-1] - drifting[-1]):.4f}$ at $t = {ZETA_STEPS[-1]}$, as derived."
+            )
+        },
     )
 
 

@@ -100,36 +100,92 @@ def check(ctx: Context, cfg: SemanticsConfig = SemanticsConfig()) -> Section:
         hand_w = manual_trajectory(prob, hand_adam(cfg, lam), n)
         hand_plain = manual_trajectory(prob, hand_adam(cfg), n)
         hand_unscaled = manual_trajectory(prob, hand_adam(cfg, lam, decay_times_lr=False), n)
-        sgd_wd = trajectory(prob, lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum, weight_decay=lam), n)
-        sgd_l2 = trajectory(prob, lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum), n, lambda_l2=lam / 2)
+        sgd_wd = trajectory(
+            prob, lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum, weight_decay=lam), n
+        )
+        sgd_l2 = trajectory(
+            prob, lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum), n, lambda_l2=lam / 2
+        )
         sgd_hand = manual_trajectory(prob, hand_sgd_momentum(cfg), n)
         rms_wd = trajectory(prob, lambda p: torch.optim.RMSprop(p, lr=cfg.rms_lr, weight_decay=lam), n)
         rms_l2 = trajectory(prob, lambda p: torch.optim.RMSprop(p, lr=cfg.rms_lr), n, lambda_l2=lam / 2)
     sep_adam = _separation(adamw, adam_wd)
     sep_lr = _separation(hand_unscaled, adamw)
     checks = [
-        compare("torch AdamW == hand-written AdamW ((1 - eta lambda) w, then Adam)", adamw, hand_w, TOL_TRAJECTORY, detail),
-        compare("torch Adam == hand-written Adam with the derived bias correction", adam, hand_plain, TOL_TRAJECTORY, detail),
-        compare("torch Adam(weight_decay=lambda) == Adam on L + (lambda/2)||w||^2", adam_wd, adam_l2, TOL_TRAJECTORY, detail),
-        compare("torch SGD(momentum, weight_decay) == SGD(momentum) on L + (lambda/2)||w||^2", sgd_wd, sgd_l2,
-                TOL_TRAJECTORY, detail),
-        compare("torch SGD(momentum, weight_decay) == hand-written b = mu b + (g + lambda w)", sgd_wd, sgd_hand,
-                TOL_TRAJECTORY, detail),
-        compare("torch RMSprop(weight_decay) == RMSprop on L + (lambda/2)||w||^2", rms_wd, rms_l2, TOL_TRAJECTORY, detail),
-        Check("control: AdamW and Adam(weight_decay) give different trajectories", sep_adam > SEPARATION_MIN, sep_adam,
-              SEPARATION_MIN, "||difference|| / ||reference|| must EXCEED the tolerance"),
-        Check("control: AdamW's decay is multiplied by lr (an un-scaled decay separates)", sep_lr > SEPARATION_MIN, sep_lr,
-              SEPARATION_MIN, "||difference|| / ||reference|| must EXCEED the tolerance"),
+        compare(
+            "torch AdamW == hand-written AdamW ((1 - eta lambda) w, then Adam)",
+            adamw,
+            hand_w,
+            TOL_TRAJECTORY,
+            detail,
+        ),
+        compare(
+            "torch Adam == hand-written Adam with the derived bias correction",
+            adam,
+            hand_plain,
+            TOL_TRAJECTORY,
+            detail,
+        ),
+        compare(
+            "torch Adam(weight_decay=lambda) == Adam on L + (lambda/2)||w||^2",
+            adam_wd,
+            adam_l2,
+            TOL_TRAJECTORY,
+            detail,
+        ),
+        compare(
+            "torch SGD(momentum, weight_decay) == SGD(momentum) on L + (lambda/2)||w||^2",
+            sgd_wd,
+            sgd_l2,
+            TOL_TRAJECTORY,
+            detail,
+        ),
+        compare(
+            "torch SGD(momentum, weight_decay) == hand-written b = mu b + (g + lambda w)",
+            sgd_wd,
+            sgd_hand,
+            TOL_TRAJECTORY,
+            detail,
+        ),
+        compare(
+            "torch RMSprop(weight_decay) == RMSprop on L + (lambda/2)||w||^2",
+            rms_wd,
+            rms_l2,
+            TOL_TRAJECTORY,
+            detail,
+        ),
+        Check(
+            "control: AdamW and Adam(weight_decay) give different trajectories",
+            sep_adam > SEPARATION_MIN,
+            sep_adam,
+            SEPARATION_MIN,
+            "||difference|| / ||reference|| must EXCEED the tolerance",
+        ),
+        Check(
+            "control: AdamW's decay is multiplied by lr (an un-scaled decay separates)",
+            sep_lr > SEPARATION_MIN,
+            sep_lr,
+            SEPARATION_MIN,
+            "||difference|| / ||reference|| must EXCEED the tolerance",
+        ),
     ]
     return Section(
         checks=checks,
-        metrics={"semantics_config": asdict(cfg), "adamw_vs_adam_l2_separation": sep_adam,
-                 "final_weight_norm": {"AdamW": float(np.linalg.norm(adamw[-1])), "Adam(weight_decay)": float(np.linalg.norm(adam_wd[-1])),
-                                       "Adam": float(np.linalg.norm(adam[-1]))}},
-        text={"adamw_check": (
-            f"Checked in float64 over {n} steps on a small tanh network: torch.optim.AdamW matches the hand-written decoupled "
-            f"update, torch.optim.Adam(weight_decay $= {lam:g}$) matches Adam on $\\mathcal{{L}} + ({lam:g}/2)\\|w\\|^2$ "
-            "(coupled l2), and SGD with momentum and RMSprop likewise add the decay to the gradient before their buffers. "
-            f"AdamW and Adam(weight_decay) end {sep_adam:.2g} apart (relative), so the two really are different methods."
-        )},
+        metrics={
+            "semantics_config": asdict(cfg),
+            "adamw_vs_adam_l2_separation": sep_adam,
+            "final_weight_norm": {
+                "AdamW": float(np.linalg.norm(adamw[-1])),
+                "Adam(weight_decay)": float(np.linalg.norm(adam_wd[-1])),
+                "Adam": float(np.linalg.norm(adam[-1])),
+            },
+        },
+        text={
+            "adamw_check": (
+                f"Checked in float64 over {n} steps on a small tanh network: torch.optim.AdamW matches the hand-written decoupled "
+                f"update, torch.optim.Adam(weight_decay $= {lam:g}$) matches Adam on $\\mathcal{{L}} + ({lam:g}/2)\\|w\\|^2$ "
+                "(coupled l2), and SGD with momentum and RMSprop likewise add the decay to the gradient before their buffers. "
+                f"AdamW and Adam(weight_decay) end {sep_adam:.2g} apart (relative), so the two really are different methods."
+            )
+        },
     )

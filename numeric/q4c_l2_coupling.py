@@ -61,10 +61,22 @@ def _optimizers(cfg: CouplingConfig) -> dict[str, tuple[MakeOptimizer, bool]]:
     """name -> (make_optimizer(params, weight_decay), coupled l2?)."""
     return {
         "SGD": (lambda p, wd: torch.optim.SGD(p, lr=cfg.lr, weight_decay=wd), True),
-        "SGD+momentum": (lambda p, wd: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd), True),
-        "RMSprop": (lambda p, wd: torch.optim.RMSprop(p, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, weight_decay=wd), True),
-        "Adam": (lambda p, wd: torch.optim.Adam(p, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=wd), True),
-        "AdamW": (lambda p, wd: torch.optim.AdamW(p, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=wd), False),
+        "SGD+momentum": (
+            lambda p, wd: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd),
+            True,
+        ),
+        "RMSprop": (
+            lambda p, wd: torch.optim.RMSprop(p, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, weight_decay=wd),
+            True,
+        ),
+        "Adam": (
+            lambda p, wd: torch.optim.Adam(p, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=wd),
+            True,
+        ),
+        "AdamW": (
+            lambda p, wd: torch.optim.AdamW(p, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=wd),
+            False,
+        ),
     }
 
 
@@ -86,7 +98,9 @@ def run(make: MakeOptimizer, weight_decay: float, grads: torch.Tensor) -> np.nda
 def effective_decay(w_reg: np.ndarray, w_free: np.ndarray, lr: float) -> np.ndarray:
     """``d_j`` (per unit learning rate) from a regularised and a free trajectory ``(T + 1, D)``."""
     if w_reg.shape != w_free.shape or w_reg.ndim != 2 or w_reg.shape[0] < 2:
-        raise ValueError(f"w_reg and w_free must share a (T + 1, D) shape, T >= 1; got {w_reg.shape}, {w_free.shape}")
+        raise ValueError(
+            f"w_reg and w_free must share a (T + 1, D) shape, T >= 1; got {w_reg.shape}, {w_free.shape}"
+        )
     return -(w_reg[-1] - w_free[-1]) / (lr * w_reg[:-1].sum(axis=0))
 
 
@@ -127,38 +141,74 @@ def check(ctx: Context, cfg: CouplingConfig = CouplingConfig()) -> Section:
             measured[name] = d
             tol = TOL_FIRST_ORDER if name in ("RMSprop", "Adam") else TOL_EXACT
             kind = "first-order" if tol == TOL_FIRST_ORDER else "exact"
-            checks.append(compare(f"{name}: measured effective decay == derived ({kind}), every coordinate", d, pred, tol,
-                                  f"relative error, {len(cfg.scales)} coordinates, {cfg.steps} steps"))
-            rows.append([name + (" (l2)" if coupled else " (decoupled)")] + [float(x / cfg.weight_decay) for x in d])
+            checks.append(
+                compare(
+                    f"{name}: measured effective decay == derived ({kind}), every coordinate",
+                    d,
+                    pred,
+                    tol,
+                    f"relative error, {len(cfg.scales)} coordinates, {cfg.steps} steps",
+                )
+            )
+            rows.append(
+                [name + (" (l2)" if coupled else " (decoupled)")] + [float(x / cfg.weight_decay) for x in d]
+            )
     steady = cfg.weight_decay / (1 - cfg.momentum)
-    checks.append(compare("SGD+momentum: effective decay ~ lambda / (1 - mu) (steady state)", measured["SGD+momentum"],
-                          np.full(len(cfg.scales), steady), TOL_STEADY_MOMENTUM, "relative error vs the steady state"))
+    checks.append(
+        compare(
+            "SGD+momentum: effective decay ~ lambda / (1 - mu) (steady state)",
+            measured["SGD+momentum"],
+            np.full(len(cfg.scales), steady),
+            TOL_STEADY_MOMENTUM,
+            "relative error vs the steady state",
+        )
+    )
     spread = {n: float(d.max() / d.min()) for n, d in measured.items()}
     scale_ratio = max(cfg.scales) / min(cfg.scales)
-    checks.append(Check("AdamW decays every coordinate alike (max/min d_j = 1)", abs(spread["AdamW"] - 1) <= TOL_EXACT,
-                        abs(spread["AdamW"] - 1), TOL_EXACT, "|max d / min d - 1|"))
+    checks.append(
+        Check(
+            "AdamW decays every coordinate alike (max/min d_j = 1)",
+            abs(spread["AdamW"] - 1) <= TOL_EXACT,
+            abs(spread["AdamW"] - 1),
+            TOL_EXACT,
+            "|max d / min d - 1|",
+        )
+    )
     for name in ("RMSprop", "Adam"):
         err = abs(spread[name] / scale_ratio - 1)
-        checks.append(Check(f"{name}+l2: decay spread max/min d_j ~ gradient-scale ratio {scale_ratio:g}",
-                            err <= TOL_FIRST_ORDER, err, TOL_FIRST_ORDER, "relative error of the spread"))
+        checks.append(
+            Check(
+                f"{name}+l2: decay spread max/min d_j ~ gradient-scale ratio {scale_ratio:g}",
+                err <= TOL_FIRST_ORDER,
+                err,
+                TOL_FIRST_ORDER,
+                "relative error of the spread",
+            )
+        )
     table = {
         "columns": ["optimiser"] + [f"d/lambda, s = {s:g}" for s in cfg.scales],
         "rows": rows,
         "caption": f"Effective decay per unit learning rate, in units of lambda = {cfg.weight_decay:g}, for coordinates "
-                   f"whose gradients have RMS s ({cfg.steps} steps, lr {cfg.lr:g}).",
+        f"whose gradients have RMS s ({cfg.steps} steps, lr {cfg.lr:g}).",
     }
     return Section(
         checks=checks,
         tables={"l2_effective_decay": table},
-        metrics={"coupling_config": asdict(cfg), "effective_decay_over_lambda": {n: [float(x / cfg.weight_decay) for x in d]
-                                                                                for n, d in measured.items()},
-                 "effective_decay_spread": spread},
-        text={"l2_measured": (
-            f"Measured with torch.optim on {len(cfg.scales)} coordinates with gradient RMS "
-            f"{', '.join(f'{s:g}' for s in cfg.scales)} (table): plain SGD decays every weight at exactly $\\lambda$; "
-            f"SGD with momentum {cfg.momentum:g} at {measured['SGD+momentum'].mean() / cfg.weight_decay:.2f} $\\lambda$ "
-            f"(derived $1/(1-\\mu) = {1 / (1 - cfg.momentum):.1f}$); with RMSProp and Adam the decay falls with the gradient "
-            f"scale, from {measured['Adam'].max() / cfg.weight_decay:.3g} $\\lambda$ to {measured['Adam'].min() / cfg.weight_decay:.3g} "
-            f"$\\lambda$ for Adam (spread {spread['Adam']:.0f}, gradient-scale ratio {scale_ratio:g}); AdamW decays all at $\\lambda$."
-        )},
+        metrics={
+            "coupling_config": asdict(cfg),
+            "effective_decay_over_lambda": {
+                n: [float(x / cfg.weight_decay) for x in d] for n, d in measured.items()
+            },
+            "effective_decay_spread": spread,
+        },
+        text={
+            "l2_measured": (
+                f"Measured with torch.optim on {len(cfg.scales)} coordinates with gradient RMS "
+                f"{', '.join(f'{s:g}' for s in cfg.scales)} (table): plain SGD decays every weight at exactly $\\lambda$; "
+                f"SGD with momentum {cfg.momentum:g} at {measured['SGD+momentum'].mean() / cfg.weight_decay:.2f} $\\lambda$ "
+                f"(derived $1/(1-\\mu) = {1 / (1 - cfg.momentum):.1f}$); with RMSProp and Adam the decay falls with the gradient "
+                f"scale, from {measured['Adam'].max() / cfg.weight_decay:.3g} $\\lambda$ to {measured['Adam'].min() / cfg.weight_decay:.3g} "
+                f"$\\lambda$ for Adam (spread {spread['Adam']:.0f}, gradient-scale ratio {scale_ratio:g}); AdamW decays all at $\\lambda$."
+            )
+        },
     )

@@ -33,8 +33,12 @@ def test_updates_differ_unless_related_by_the_ratio():
     u = updates(eta)
     diff = (u["weight_decay"] - u["l2"]).subs(lambda_wd, lambda_l2)  # the wrong relation
     assert any(sp.simplify(e) != 0 for e in diff)
-    wrong = Derivation("w", "w", [Step(u["weight_decay"].subs(lambda_wd, lambda_l2), u["l2"], "wrong")],
-                       Result("r", lambda_l2))
+    wrong = Derivation(
+        "w",
+        "w",
+        [Step(u["weight_decay"].subs(lambda_wd, lambda_l2), u["l2"], "wrong")],
+        Result("r", lambda_l2),
+    )
     assert not wrong.verify()[0].passed
 
 

@@ -54,7 +54,14 @@ def test_zeta_vanishes_for_stationary_moments_only():
 
 def test_derive_merges_all_of_q4c_in_order():
     s = derive(None)
-    assert list(s.text) == ["bias_correction", "nonstationary", "l2_momentum", "l2_rmsprop", "l2_adam", "adamw"]
+    assert list(s.text) == [
+        "bias_correction",
+        "nonstationary",
+        "l2_momentum",
+        "l2_rmsprop",
+        "l2_adam",
+        "adamw",
+    ]
     assert {"bias_correction", "adamw_update"} <= set(s.answers)
     assert [d.name for d in s.derivations][:2] == ["q4c_bias_correction", "q4c_nonstationary"]
 
