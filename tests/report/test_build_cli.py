@@ -49,6 +49,11 @@ def boom(ctx: Context) -> Section:
     raise RuntimeError("the data is not there")
 
 
+def interrupted(ctx: Context) -> Section:
+    CALLS.append("interrupted")
+    raise KeyboardInterrupt
+
+
 def bad_latex(ctx: Context) -> Section:
     return Section(checks=[Check("ok", True, 0.0, 0.0, "")], text={"answer": r"broken math $\undefinedmacro x$"})
 
@@ -159,6 +164,18 @@ def test_a_stage_that_raises_is_a_failed_check_and_is_not_cached(tmp_path, monke
     assert "the data is not there" in capsys.readouterr().err
     _run(tmp_path)
     assert CALLS == ["good", "boom", "boom"]
+
+
+def test_an_interrupted_build_keeps_the_last_results_and_the_finished_stages(tmp_path, monkeypatch):
+    _questions(monkeypatch, ("qa", "1A First", (good,), ()))
+    _run(tmp_path)
+    before = (tmp_path / "results.json").read_bytes()
+    _questions(monkeypatch, ("qa", "1A First", (good,), ()), ("qx", "2A Stop", (interrupted,), ()))
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, "--force")
+    assert (tmp_path / "results.json").read_bytes() == before  # the last complete build's results
+    assert json.loads((tmp_path / "cache" / "qa.json").read_text())["section"]["passed"]
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 @pytest.mark.skipif(not tex_available(), reason="no TeX engine")
