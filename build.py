@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import sys
 import time
@@ -73,8 +74,19 @@ def resolve_device(requested: str, ap: argparse.ArgumentParser) -> tuple[str, st
     if requested == "cuda" and not has_cuda:
         ap.error("--device cuda: CUDA is not available here (torch.cuda.is_available() is False); use --device cpu or auto")
     used = "cuda" if requested == "cuda" or (requested == "auto" and has_cuda) else "cpu"
-    name = torch.cuda.get_device_name(0) if used == "cuda" else (platform.processor() or platform.machine() or "cpu")
+    name = torch.cuda.get_device_name(0) if used == "cuda" else cpu_name()
     return used, name
+
+
+def cpu_name() -> str:
+    """The CPU's model name and core count (Linux: /proc/cpuinfo), for the record."""
+    model = platform.processor() or platform.machine() or "cpu"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def select(only: list[str] | None) -> list[Question]:
