@@ -19,6 +19,7 @@ import sympy as sp
 from derivations.core import Check, Context, Section
 from derivations.q4c_adam import Eg, bias_correction, zeta
 from derivations.symbols import beta, t
+from numeric.q4c_figures import bias_figure
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def _zeta_prediction(cfg: BiasConfig, steps: np.ndarray) -> np.ndarray:
     return np.asarray(fn(np.asarray(steps, dtype=np.float64)), dtype=np.float64)
 
 
-def bias_check(cfg: BiasConfig = BiasConfig()) -> Section:
-    """The simulation checks, as `Check`s with the worst z-score as the error."""
+def bias_check(cfg: BiasConfig = BiasConfig(), ctx: Context | None = None) -> Section:
+    """The simulation checks, as `Check`s with the worst z-score as the error; a figure when ``ctx`` is given."""
     if cfg.runs < 100 or cfg.steps < max(ZETA_STEPS) or not (0 < cfg.beta1 < 1 and 0 < cfg.beta2 < 1):
         raise ValueError(f"cfg needs runs >= 100, steps >= {max(ZETA_STEPS)}, betas in (0, 1); got {cfg}")
     n_tests = 4 * cfg.steps + 2 * len(ZETA_STEPS)
@@ -134,8 +135,14 @@ def bias_check(cfg: BiasConfig = BiasConfig()) -> Section:
             "largest z-score of m_hat vs E g_t; must EXCEED the critical z",
         )
     )
+    figures = {}
+    if ctx is not None and ctx.out_dir is not None:
+        means = {k: sim[k].mean(axis=0) / (cfg.mean if k.startswith("m") else second) for k in sim}
+        derived = {"m": e_m / cfg.mean, "v": e_v / second}
+        figures["bias_correction"] = bias_figure(ctx, cfg.runs, (cfg.beta1, cfg.beta2), means, derived)
     return Section(
         checks=checks,
+        figures=figures,
         metrics={
             "bias_config": asdict(cfg),
             "bias_z_critical": z_crit,
@@ -162,4 +169,4 @@ def check(ctx: Context) -> Section:
     from numeric import q4c_adamw, q4c_l2_coupling
 
     cfg = BiasConfig(runs=5000) if ctx is not None and ctx.quick else BiasConfig()
-    return bias_check(cfg).merge(q4c_l2_coupling.check(ctx)).merge(q4c_adamw.check(ctx))
+    return bias_check(cfg, ctx).merge(q4c_l2_coupling.check(ctx)).merge(q4c_adamw.check(ctx))

@@ -24,6 +24,7 @@ import torch
 from derivations.core import Check, Context, Section
 from numeric.checks import compare
 from numeric.q4_optim_problem import single_threaded
+from numeric.q4c_figures import decay_figure
 
 
 @dataclass(frozen=True)
@@ -191,8 +192,12 @@ def check(ctx: Context, cfg: CouplingConfig = CouplingConfig()) -> Section:
         "caption": f"Effective decay per unit learning rate, in units of lambda = {cfg.weight_decay:g}, for coordinates "
         f"whose gradients have RMS s ({cfg.steps} steps, lr {cfg.lr:g}).",
     }
+    figures = {}
+    if ctx is not None and ctx.out_dir is not None:
+        figures["l2_effective_decay"] = decay_figure(ctx, cfg.scales, cfg.weight_decay, measured)
     return Section(
         checks=checks,
+        figures=figures,
         tables={"l2_effective_decay": table},
         metrics={
             "coupling_config": asdict(cfg),

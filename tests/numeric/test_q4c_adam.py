@@ -39,6 +39,9 @@ def test_check_merges_all_of_q4c(tmp_path):
     assert not [c.name for c in sec.checks if not c.passed]
     assert {"bias_correction_check", "l2_measured", "adamw_check"} <= set(sec.text)
     assert "l2_effective_decay" in sec.tables
+    for fig in sec.figures.values():  # bias_correction, l2_effective_decay: PDF and SVG written
+        assert (tmp_path / fig["pdf"]).is_file() and (tmp_path / fig["svg"]).is_file()
+    assert set(sec.figures) == {"bias_correction", "l2_effective_decay"}
 
 
 def test_simulate_rejects_wrong_means_shape():
