@@ -99,7 +99,7 @@ def all_examples() -> Derivation:
 def concrete(sizes: tuple[tuple[int, int], ...]) -> list[Derivation]:
     return [
         nz.concrete_derivation(1, n, d, f"q3a_concrete_N{n}_D{d}", f"Concrete check, N = {n}, D = {d}",
-                               gradients=(n, d) in GRADIENT_SIZES)
+                               gradients=(n, d) in GRADIENT_SIZES, points=4 if (n, d) in GRADIENT_SIZES else 3)
         for n, d in sizes
     ]
 
