@@ -193,4 +193,5 @@ def expect_value_error(name: str, *attempts: Any) -> Check:
 
 
 __all__ = ["Case", "TOL_FLOAT32", "TOL_FLOAT64", "compare_all", "edge_cases", "expect_value_error",
-           "finite_difference_check", "jacobian_check", "max_rel_error", "params", "stats", "torch_reference"]
+           "finite_difference_check", "jacobian_check", "max_rel_error", "offset_tolerance", "pair_tolerance",
+           "params", "stats", "torch_reference"]
