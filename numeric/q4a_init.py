@@ -167,6 +167,7 @@ def check(ctx: Context) -> Section:
     params = model_parameters(ctx.seed)
     values = np.concatenate([v for _, v in params])
     cdf_fn = sp.lambdify(x, mixture_cdf(LAYER_SIZES), modules="numpy")
+    layer_checks = _layer_checks(params)
     mixture = ks_check("all parameters ~ derived mixture PDF (KS)", values, cdf_fn)
     control = ks_rejects(
         f"control: parameters x {CONTROL_SCALE} are rejected (KS)", CONTROL_SCALE * values, cdf_fn
@@ -175,7 +176,7 @@ def check(ctx: Context) -> Section:
         width_checks, table = _width_table(ctx.seed)
     pvalue = float(scipy.stats.kstest(values, cdf_fn).pvalue)
     return Section(
-        checks=_layer_checks(params) + [mixture, control] + width_checks,
+        checks=layer_checks + [mixture, control] + width_checks,
         tables={"init_preactivation_variance": table},
         metrics={
             "init_ks_statistic": mixture.error,
@@ -188,11 +189,16 @@ def check(ctx: Context) -> Section:
         },
         text={
             "pdf_check": (
-                f"Checked against the real model (seed {ctx.seed}): the {values.size} initial parameters pass a "
+                f"Checked against the real model (seed {ctx.seed}): the {values.size} initial parameters "
+                f"{'pass' if mixture.passed else 'FAIL'} a "
                 f"Kolmogorov-Smirnov test against the derived CDF (statistic D = {mixture.error:.4f}, critical value "
                 f"{mixture.tolerance:.4f} at level {ALPHA:g}, p-value {pvalue:.2f}), while the same parameters "
-                f"scaled by {CONTROL_SCALE} are rejected (D = {control.error:.4f}). Each layer's weights and biases pass "
-                "their own uniform KS test, and the largest |w| sits at the derived bound."
+                f"scaled by {CONTROL_SCALE} {'are' if control.passed else 'are NOT'} rejected (D = {control.error:.4f}). "
+                + (
+                    "Each layer's weights and biases pass their own uniform KS test, and the largest |w| sits at the derived bound."
+                    if all(c.passed for c in layer_checks)
+                    else "Some per-layer checks FAIL (see the checks)."
+                )
             ),
             "why_scale_check": (
                 "Measured at initialisation (table): with PyTorch's default the pre-activation variance stays "

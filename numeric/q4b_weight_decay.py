@@ -117,7 +117,7 @@ def check(ctx: Context, cfg: SGDConfig = SGDConfig()) -> Section:
         text={
             "torch_check": (
                 f"Checked with torch.optim.SGD in float64 on a small tanh network: weight_decay $= {cfg.lambda_wd:g}$ and an "
-                f"added penalty with $\\lambda_{{\\ell_2}} = {lam_l2:g}$ give the same weights at all {cfg.steps} steps "
+                f"added penalty with $\\lambda_{{\\ell_2}} = {lam_l2:g}$ {'give' if checks[0].passed else 'do NOT give'} the same weights at all {cfg.steps} steps "
                 f"(largest relative difference {rel_error(l2, wd):.1e}); with $\\lambda_{{\\ell_2}} = \\lambda_{{wd}}$ instead "
                 f"they differ by {sep:.1e}. Decay leaves the final weights {shrink:.3f} times as large (mean absolute value) as without."
             ),

@@ -38,6 +38,14 @@ ALPHA = 1e-3  # family-wise false-failure rate over all the z-tests below (Bonfe
 ZETA_STEPS = (1, 2, 5, 10, 20, 50, 100)  # where the non-stationary prediction is evaluated
 
 
+def verdict(checks: list[Check]) -> str:
+    """One sentence for the prose: all checks pass, or which fail (so the text never overclaims)."""
+    failed = [c.name for c in checks if not c.passed]
+    if not failed:
+        return f"All {len(checks)} checks of this part pass."
+    return f"{len(failed)} of {len(checks)} checks FAIL ({'; '.join(failed)}): the statements above are not confirmed."
+
+
 def simulate(cfg: BiasConfig, means: np.ndarray) -> dict[str, np.ndarray]:
     """``(runs, steps)`` arrays of m, v, m_hat, v_hat for gradients ``N(means[t-1], std^2)``."""
     if np.shape(means) != (cfg.steps,):
@@ -158,7 +166,8 @@ def bias_check(cfg: BiasConfig = BiasConfig(), ctx: Context | None = None) -> Se
                 f"the corrected $\\hat m_t$ and $\\hat v_t$ are unbiased at every step (all z-scores below {z_crit:.2f}), the "
                 f"uncorrected $m_t$, $v_t$ follow the derived $(1-\\beta^t)$ bias and differ detectably from the true moments at "
                 f"{detect['m']} and {detect['v']} of the steps. With a drifting mean ({cfg.drift:g} per step) $\\hat m_t$ lags by "
-                f"$\\zeta/(1-\\beta^t) = {float(pred[-1] - drifting[-1]):.4f}$ at $t = {ZETA_STEPS[-1]}$, as derived."
+                f"$\\zeta/(1-\\beta^t) = {float(pred[-1] - drifting[-1]):.4f}$ at $t = {ZETA_STEPS[-1]}$, as derived. "
+                + verdict(checks)
             )
         },
     )

@@ -87,6 +87,8 @@ def _separation(a: np.ndarray, b: np.ndarray) -> float:
 
 def check(ctx: Context, cfg: SemanticsConfig = SemanticsConfig()) -> Section:
     """The step-for-step comparisons and the two controls, as `Check`s."""
+    from numeric.q4c_adam import verdict  # q4c_adam imports this module inside its check()
+
     if cfg.steps < 1 or cfg.lr <= 0 or cfg.weight_decay <= 0:
         raise ValueError(f"cfg needs steps >= 1, lr > 0, weight_decay > 0; got {cfg}")
     prob, n, lam = SmallProblem(), cfg.steps, cfg.weight_decay
@@ -185,7 +187,8 @@ def check(ctx: Context, cfg: SemanticsConfig = SemanticsConfig()) -> Section:
                 f"Checked in float64 over {n} steps on a small tanh network: torch.optim.AdamW matches the hand-written decoupled "
                 f"update, torch.optim.Adam(weight_decay $= {lam:g}$) matches Adam on $\\mathcal{{L}} + ({lam:g}/2)\\|w\\|^2$ "
                 "(coupled l2), and SGD with momentum and RMSprop likewise add the decay to the gradient before their buffers. "
-                f"AdamW and Adam(weight_decay) end {sep_adam:.2g} apart (relative), so the two really are different methods."
+                f"AdamW and Adam(weight_decay) end {sep_adam:.2g} apart (relative), so the two really are different methods. "
+                + verdict(checks)
             )
         },
     )

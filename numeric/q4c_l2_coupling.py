@@ -129,6 +129,8 @@ def predictions(name: str, w_reg: np.ndarray, grads: np.ndarray, cfg: CouplingCo
 
 def check(ctx: Context, cfg: CouplingConfig = CouplingConfig()) -> Section:
     """Measured vs derived effective decay per optimiser and coordinate; the table of ``d_j / lambda``."""
+    from numeric.q4c_adam import verdict  # q4c_adam imports this module inside its check()
+
     if cfg.steps < 10 or cfg.lr <= 0 or cfg.weight_decay <= 0 or not cfg.scales:
         raise ValueError(f"cfg needs steps >= 10, lr > 0, weight_decay > 0, scales; got {cfg}")
     grads = _gradients(cfg)
@@ -213,7 +215,8 @@ def check(ctx: Context, cfg: CouplingConfig = CouplingConfig()) -> Section:
                 f"SGD with momentum {cfg.momentum:g} at {measured['SGD+momentum'].mean() / cfg.weight_decay:.2f} $\\lambda$ "
                 f"(derived $1/(1-\\mu) = {1 / (1 - cfg.momentum):.1f}$); with RMSProp and Adam the decay falls with the gradient "
                 f"scale, from {measured['Adam'].max() / cfg.weight_decay:.3g} $\\lambda$ to {measured['Adam'].min() / cfg.weight_decay:.3g} "
-                f"$\\lambda$ for Adam (spread {spread['Adam']:.0f}, gradient-scale ratio {scale_ratio:g}); AdamW decays all at $\\lambda$."
+                f"$\\lambda$ for Adam (spread {spread['Adam']:.0f}, gradient-scale ratio {scale_ratio:g}); AdamW decays all at $\\lambda$. "
+                + verdict(checks)
             )
         },
     )

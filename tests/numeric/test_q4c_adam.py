@@ -47,3 +47,11 @@ def test_check_merges_all_of_q4c(tmp_path):
 def test_simulate_rejects_wrong_means_shape():
     with pytest.raises(ValueError, match="means"):
         simulate(CFG, np.zeros(3))
+
+
+def test_verdict_reports_failures():
+    from derivations.core import Check
+    from numeric.q4c_adam import verdict
+
+    assert verdict([Check("a", True, 0.0, 1.0)]) == "All 1 checks of this part pass."
+    assert "FAIL (b)" in verdict([Check("a", True, 0.0, 1.0), Check("b", False, 2.0, 1.0)])
