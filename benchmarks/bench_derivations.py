@@ -49,11 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{qid:10s} {build:8.2f} {verify:9.2f} {build + verify:8.2f} {steps:6d} {failed:6d}")
     total = sum(r[1] + r[2] for r in rows)
     n_failed = sum(r[4] for r in rows)
-    print(f"{'total':10s} {sum(r[1] for r in rows):8.2f} {sum(r[2] for r in rows):9.2f} {total:8.2f}"
-          f" {sum(r[3] for r in rows):6d} {n_failed:6d}")
+    print(
+        f"{'total':10s} {sum(r[1] for r in rows):8.2f} {sum(r[2] for r in rows):9.2f} {total:8.2f}"
+        f" {sum(r[3] for r in rows):6d} {n_failed:6d}"
+    )
     verdict = "meets" if total <= TARGET_S else "misses"
-    print(f"time to verify all derivations: {total:.1f} s ({'quick' if args.quick else 'full'} settings);"
-          f" target <= {TARGET_S:.0f} s on 2 cores: {verdict} it")
+    print(
+        f"time to verify all derivations: {total:.1f} s ({'quick' if args.quick else 'full'} settings);"
+        f" target <= {TARGET_S:.0f} s on 2 cores: {verdict} it"
+    )
     return 0
 
 

@@ -30,7 +30,9 @@ from numeric.layernorm import layernorm_backward, layernorm_forward  # noqa: E40
 TARGET_RATIO = 2.0
 
 
-def _time_pair(a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[list[float], list[float]]:
+def _time_pair(
+    a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 3
+) -> tuple[list[float], list[float]]:
     for _ in range(warmup):
         a()
         b()
@@ -74,14 +76,20 @@ def main(argv: list[str] | None = None) -> int:
         out = F.layer_norm(xr, (args.cols,), gr, br)
         return torch.autograd.grad(out, (xr, gr, br), dy)
 
-    print(f"input ({args.rows}, {args.cols}) float32, {torch.get_num_threads()} threads, {args.repeats} repeats;"
-          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'norm':10s} {'scratch ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'min ratio':>10s}  (median; target <= {TARGET_RATIO:g}x)")
+    print(
+        f"input ({args.rows}, {args.cols}) float32, {torch.get_num_threads()} threads, {args.repeats} repeats;"
+        f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'norm':10s} {'scratch ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'min ratio':>10s}  (median; target <= {TARGET_RATIO:g}x)"
+    )
     for name, mine, ref in (("BatchNorm", mine_bn, torch_bn), ("LayerNorm", mine_ln, torch_ln)):
         ta, tb = _time_pair(mine, ref, args.repeats)
         tm, tr = statistics.median(ta), statistics.median(tb)
         verdict = "meets" if tm / tr <= TARGET_RATIO else "misses"
-        print(f"{name:10s} {tm * 1e3:11.2f} {tr * 1e3:9.2f} {tm / tr:6.2f} {min(ta) / min(tb):10.2f}  {verdict}")
+        print(
+            f"{name:10s} {tm * 1e3:11.2f} {tr * 1e3:9.2f} {tm / tr:6.2f} {min(ta) / min(tb):10.2f}  {verdict}"
+        )
     return 0
 
 

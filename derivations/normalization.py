@@ -122,28 +122,48 @@ def general_steps(n: sp.Symbol, i: sp.Symbol, k: sp.Symbol) -> list[Step]:
     jac_closed = (sp.KroneckerDelta(i, k) - 1 / n - xhat * xhat_k / n) / sd
     d = r"\partial"
     return [
-        Step(labelled(evaluate(sp.diff(mu, x[k]), n), rf"\frac{{{d} \mu}}{{{d} x_{k}}}"), 1 / n,
-             rf"$\mu = \frac{{1}}{{{n}}} \sum_m x_m$, so $\partial \mu / \partial x_{k} = \frac{{1}}{{{n}}} \sum_m \delta_{{m{k}}}$,"
-             rf" with $1 \le {k} \le {n}$"),
-        Step(labelled(sp.expand(sp.Sum(x[m] - mu, (m, 1, n))), rf"\sum_{{m=1}}^{{{n}}} (x_m - \mu)"), 0,
-             rf"the centred values sum to zero: ${n}\mu - {n}\mu = 0$"),
-        Step(labelled(evaluate(sp.diff(var, x[k]), n), rf"\frac{{{d} \sigma^2}}{{{d} x_{k}}}"), 2 * (x[k] - mu) / n,
-             rf"$\frac{{2}}{{{n}}} \sum_m (x_m - \mu)(\delta_{{m{k}}} - \frac{{1}}{{{n}}})$; the second sum vanishes",
-             kind="jacobian"),
-        Step(labelled(jac_exact, rf"\frac{{{d} \hat{{x}}_{i}}}{{{d} x_{k}}}"), jac_closed,
-             rf"quotient rule: $(\delta_{{{i}{k}}} - \partial\mu/\partial x_{k})/s - (x_{i} - \mu) \, \frac{{\partial \sigma^2 / \partial x_{k}}}{{2 s^3}}$,"
-             r" $s = \sqrt{\sigma^2 + \epsilon}$", kind="jacobian"),
-        Step(labelled(evaluate(sp.Sum(h[i] * jacobian_entry(i, k, n), (i, 1, n)), n), rf"\frac{{{d} L}}{{{d} x_{k}}}"),
-             grad_entry(k, n, i=i),
-             rf"chain rule $\sum_{i} h_{i} \, \partial \hat{{x}}_{i} / \partial x_{k}$ with $h_{i} = \partial L / \partial \hat{{x}}_{i}$"
-             rf" and the closed-form Jacobian; $\delta_{{{i}{k}}}$ picks ${i} = {k}$"),
+        Step(
+            labelled(evaluate(sp.diff(mu, x[k]), n), rf"\frac{{{d} \mu}}{{{d} x_{k}}}"),
+            1 / n,
+            rf"$\mu = \frac{{1}}{{{n}}} \sum_m x_m$, so $\partial \mu / \partial x_{k} = \frac{{1}}{{{n}}} \sum_m \delta_{{m{k}}}$,"
+            rf" with $1 \le {k} \le {n}$",
+        ),
+        Step(
+            labelled(sp.expand(sp.Sum(x[m] - mu, (m, 1, n))), rf"\sum_{{m=1}}^{{{n}}} (x_m - \mu)"),
+            0,
+            rf"the centred values sum to zero: ${n}\mu - {n}\mu = 0$",
+        ),
+        Step(
+            labelled(evaluate(sp.diff(var, x[k]), n), rf"\frac{{{d} \sigma^2}}{{{d} x_{k}}}"),
+            2 * (x[k] - mu) / n,
+            rf"$\frac{{2}}{{{n}}} \sum_m (x_m - \mu)(\delta_{{m{k}}} - \frac{{1}}{{{n}}})$; the second sum vanishes",
+            kind="jacobian",
+        ),
+        Step(
+            labelled(jac_exact, rf"\frac{{{d} \hat{{x}}_{i}}}{{{d} x_{k}}}"),
+            jac_closed,
+            rf"quotient rule: $(\delta_{{{i}{k}}} - \partial\mu/\partial x_{k})/s - (x_{i} - \mu) \, \frac{{\partial \sigma^2 / \partial x_{k}}}{{2 s^3}}$,"
+            r" $s = \sqrt{\sigma^2 + \epsilon}$",
+            kind="jacobian",
+        ),
+        Step(
+            labelled(
+                evaluate(sp.Sum(h[i] * jacobian_entry(i, k, n), (i, 1, n)), n),
+                rf"\frac{{{d} L}}{{{d} x_{k}}}",
+            ),
+            grad_entry(k, n, i=i),
+            rf"chain rule $\sum_{i} h_{i} \, \partial \hat{{x}}_{i} / \partial x_{k}$ with $h_{i} = \partial L / \partial \hat{{x}}_{i}$"
+            rf" and the closed-form Jacobian; $\delta_{{{i}{k}}}$ picks ${i} = {k}$",
+        ),
     ]
 
 
 # ---- concrete sizes -------------------------------------------------------------------------
 
 
-def concrete_symbols(n_rows: int, n_cols: int) -> tuple[sp.Matrix, sp.Matrix, list[sp.Symbol], list[sp.Symbol]]:
+def concrete_symbols(
+    n_rows: int, n_cols: int
+) -> tuple[sp.Matrix, sp.Matrix, list[sp.Symbol], list[sp.Symbol]]:
     """X, G (n_rows x n_cols) and gamma, beta (n_cols) as real symbols."""
     X = sp.Matrix(n_rows, n_cols, lambda a, b: sp.Symbol(f"X_{{{a + 1},{b + 1}}}", real=True))
     G = sp.Matrix(n_rows, n_cols, lambda a, b: sp.Symbol(f"G_{{{a + 1},{b + 1}}}", real=True))
@@ -186,11 +206,15 @@ def closed_form_jacobian(xhat: sp.Matrix, scales: list[Any], axis: Axis) -> sp.M
                     i, k = (a, a2) if axis == 0 else (b, b2)  # positions inside the group
                     g = b if axis == 0 else a
                     xi, xk = xhat[a, b], xhat[a2, b2]
-                    J[a * c + b, a2 * c + b2] = (sp.KroneckerDelta(i, k) - sp.Rational(1, n) - xi * xk / n) / scales[g]
+                    J[a * c + b, a2 * c + b2] = (
+                        sp.KroneckerDelta(i, k) - sp.Rational(1, n) - xi * xk / n
+                    ) / scales[g]
     return J
 
 
-def closed_form_grads(G: sp.Matrix, gamma: list[Any], xhat: sp.Matrix, scales: list[Any], axis: Axis) -> sp.Matrix:
+def closed_form_grads(
+    G: sp.Matrix, gamma: list[Any], xhat: sp.Matrix, scales: list[Any], axis: Axis
+) -> sp.Matrix:
     """dL/dX from the closed form with h = gamma * G (gamma per column, both norms)."""
     r, c = G.shape
     H = sp.Matrix(r, c, lambda a, b: gamma[b] * G[a, b])
@@ -228,36 +252,72 @@ def concrete_derivation(
     vx, vxh = list(X), list(xhat)  # row-major
     size = n_rows * n_cols
     group = "column (feature)" if axis == 0 else "row (example)"
-    J_closed = shown(closed_form_jacobian(xhat, scales, axis),
-                     rf"\left[{JACOBIAN_LATEX[axis]}\right]_{{{size} \times {size}}}")
-    jac_step = Step(shown(sp.Matrix(vxh).jacobian(vx), r"\frac{\partial \mathrm{vec} \, \hat{X}}{\partial \mathrm{vec} \, X}"),
-                    J_closed,
-                    rf"differentiating the forward pass entry by entry gives the closed form; zero across groups (each {group} is its own group)",
-                    method="substitution", kind="jacobian", points=points)
-    statement = (rf"For a concrete ${n_rows} \times {n_cols}$ input every entry of the ${size} \times {size}$"
-                 r" Jacobian $\partial \hat{X} / \partial X$ matches the closed form exactly")
+    J_closed = shown(
+        closed_form_jacobian(xhat, scales, axis),
+        rf"\left[{JACOBIAN_LATEX[axis]}\right]_{{{size} \times {size}}}",
+    )
+    jac_step = Step(
+        shown(
+            sp.Matrix(vxh).jacobian(vx),
+            r"\frac{\partial \mathrm{vec} \, \hat{X}}{\partial \mathrm{vec} \, X}",
+        ),
+        J_closed,
+        rf"differentiating the forward pass entry by entry gives the closed form; zero across groups (each {group} is its own group)",
+        method="substitution",
+        kind="jacobian",
+        points=points,
+    )
+    statement = (
+        rf"For a concrete ${n_rows} \times {n_cols}$ input every entry of the ${size} \times {size}$"
+        r" Jacobian $\partial \hat{X} / \partial X$ matches the closed form exactly"
+    )
     if not gradients:
-        return Derivation(name, title, [jac_step], Result("jacobian", J_closed, tuple(vx) + (eps,)), statement=statement + ".")
+        return Derivation(
+            name,
+            title,
+            [jac_step],
+            Result("jacobian", J_closed, tuple(vx) + (eps,)),
+            statement=statement + ".",
+        )
     Y = sp.Matrix(n_rows, n_cols, lambda a, b: gamma[b] * xhat[a, b] + beta[b])
     L = sum(G[a, b] * Y[a, b] for a in range(n_rows) for b in range(n_cols))
     dX = shown(sp.Matrix(n_rows, n_cols, lambda a, b: sp.diff(L, X[a, b])), r"\frac{\partial L}{\partial X}")
-    dX_closed = shown(closed_form_grads(G, gamma, xhat, scales, axis), rf"\left[{GRAD_LATEX[axis]}\right]_{{{n_rows} \times {n_cols}}}")
+    dX_closed = shown(
+        closed_form_grads(G, gamma, xhat, scales, axis),
+        rf"\left[{GRAD_LATEX[axis]}\right]_{{{n_rows} \times {n_cols}}}",
+    )
     dgamma = sp.Matrix([[sp.diff(L, g) for g in gamma]])
     dbeta = sp.Matrix([[sp.diff(L, b) for b in beta]])
     args = tuple(vx) + tuple(G) + tuple(gamma) + (eps,)
     return Derivation(
-        name, title,
+        name,
+        title,
         [
             jac_step,
-            Step(dX, dX_closed,
-                 r"$\partial L / \partial X$ of $L = \sum_{ij} G_{ij} Y_{ij}$ equals the closed form with $h = \gamma \odot G$",
-                 method="substitution", points=points),
-            Step(shown(dgamma, r"\frac{\partial L}{\partial \gamma}"),
-                 shown(sp.Matrix([[sum(G[a, b] * xhat[a, b] for a in range(n_rows)) for b in range(n_cols)]]), r"\left[\sum_i G_{il} \hat{X}_{il}\right]_l"),
-                 r"$\partial L / \partial \gamma_j = \sum_i G_{ij} \hat{X}_{ij}$", method="substitution", points=points),
-            Step(shown(dbeta, r"\frac{\partial L}{\partial \beta}"), sp.Matrix([[sum(G[:, b]) for b in range(n_cols)]]),
-                 r"$\partial L / \partial \beta_j = \sum_i G_{ij}$"),
+            Step(
+                dX,
+                dX_closed,
+                r"$\partial L / \partial X$ of $L = \sum_{ij} G_{ij} Y_{ij}$ equals the closed form with $h = \gamma \odot G$",
+                method="substitution",
+                points=points,
+            ),
+            Step(
+                shown(dgamma, r"\frac{\partial L}{\partial \gamma}"),
+                shown(
+                    sp.Matrix([[sum(G[a, b] * xhat[a, b] for a in range(n_rows)) for b in range(n_cols)]]),
+                    r"\left[\sum_i G_{il} \hat{X}_{il}\right]_l",
+                ),
+                r"$\partial L / \partial \gamma_j = \sum_i G_{ij} \hat{X}_{ij}$",
+                method="substitution",
+                points=points,
+            ),
+            Step(
+                shown(dbeta, r"\frac{\partial L}{\partial \beta}"),
+                sp.Matrix([[sum(G[:, b]) for b in range(n_cols)]]),
+                r"$\partial L / \partial \beta_j = \sum_i G_{ij}$",
+            ),
         ],
         Result("dX", dX_closed, args),
-        statement=statement + r", and so do $\partial L / \partial X$, $\partial L / \partial \gamma$ and $\partial L / \partial \beta$.",
+        statement=statement
+        + r", and so do $\partial L / \partial X$, $\partial L / \partial \gamma$ and $\partial L / \partial \beta$.",
     )

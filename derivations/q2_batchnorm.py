@@ -36,10 +36,16 @@ DX_ARGS = (g_l, s_l, G_kl, Xh_kl, S_G, S_GX, N)
 
 DBETA = sp.Sum(G[i, l], (i, 1, N))
 DGAMMA = sp.Sum(G[i, l] * Xh[i, l], (i, 1, N))
-DX = gamma[l] / (N * s[l]) * (N * G[k, l] - sp.Sum(G[i, l], (i, 1, N)) - Xh[k, l] * sp.Sum(G[i, l] * Xh[i, l], (i, 1, N)))
+DX = (
+    gamma[l]
+    / (N * s[l])
+    * (N * G[k, l] - sp.Sum(G[i, l], (i, 1, N)) - Xh[k, l] * sp.Sum(G[i, l] * Xh[i, l], (i, 1, N)))
+)
 JACOBIAN = dl(j, l) * (dl(i, k) - 1 / N - Xh[i, j] * Xh[k, j] / N) / s[j]
-DX_MATRIX = (r"\frac{\partial L}{\partial X} = \frac{1}{N}\,(\gamma \odot s^{-1})^{\top} \odot"
-             r" \left(N G - \mathbf{1}\mathbf{1}^{\top} G - \hat{X} \odot \mathbf{1}\mathbf{1}^{\top}(G \odot \hat{X})\right)")
+DX_MATRIX = (
+    r"\frac{\partial L}{\partial X} = \frac{1}{N}\,(\gamma \odot s^{-1})^{\top} \odot"
+    r" \left(N G - \mathbf{1}\mathbf{1}^{\top} G - \hat{X} \odot \mathbf{1}\mathbf{1}^{\top}(G \odot \hat{X})\right)"
+)
 
 CONCRETE_SIZES = tuple((n, 2) for n in range(2, 9))  # (N, D): the Jacobian at every N from 2 to 8
 QUICK_SIZES = CONCRETE_SIZES[:3]
@@ -58,14 +64,15 @@ def _column_stats(c: sp.Symbol) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
 def one_feature() -> Derivation:
     """D = 1: one column x of N values, for symbolic N."""
     return Derivation(
-        "q2a_one_feature", "The D = 1 case, for every batch size N",
+        "q2a_one_feature",
+        "The D = 1 case, for every batch size N",
         nz.general_steps(N, i, k),
         Result("dx", nz.grad_entry(k, N, i=i), ()),
         statement=r"For one feature ($D = 1$) with $h_i = \partial L / \partial \hat{x}_i = \gamma G_i$:"
-                  r" $\partial L / \partial x_k = \frac{1}{N s}\left(N h_k - \sum_i h_i - \hat{x}_k \sum_i h_i \hat{x}_i\right)$.",
+        r" $\partial L / \partial x_k = \frac{1}{N s}\left(N h_k - \sum_i h_i - \hat{x}_k \sum_i h_i \hat{x}_i\right)$.",
         argument=r"Every step is an identity in a symbolic $N$ with sums written as $\sum_{m=1}^{N}$ over indexed"
-                 r" entries; the derivative of an entry $x_m$ by $x_k$ is $\delta_{mk}$, and SymPy evaluates the"
-                 r" Kronecker sums for $1 \le k \le N$. No step depends on a particular $N$.",
+        r" entries; the derivative of an entry $x_m$ by $x_k$ is $\delta_{mk}$, and SymPy evaluates the"
+        r" Kronecker sums for $1 \le k \le N$. No step depends on a particular $N$.",
     )
 
 
@@ -76,37 +83,73 @@ def all_features() -> Derivation:
     loss = sp.Sum(sp.Sum(G[i, j] * (gamma[j] * Xh[i, j] + beta_bn[j]), (j, 1, D)), (i, 1, N))
     chain = sp.Sum(sp.Sum(G[i, j] * gamma[j] * JACOBIAN, (j, 1, D)), (i, 1, N))
     steps = [
-        Step(nz.labelled(nz.evaluate(sp.diff(mu, X[k, l]), N), r"\frac{\partial \mu_j}{\partial X_{kl}}"), dl(j, l) / N,
-             r"$\mu_j$ reads column $j$ only: $\partial \mu_j / \partial X_{kl} = \delta_{jl} / N$"),
-        Step(nz.labelled(nz.evaluate(sp.diff(var, X[k, l]), N), r"\frac{\partial \sigma_j^2}{\partial X_{kl}}"), 2 * dl(j, l) * (X[k, j] - mu) / N,
-             r"$\partial \sigma_j^2 / \partial X_{kl} = 2 \delta_{jl} (X_{kj} - \mu_j) / N$, as for $D = 1$", kind="jacobian"),
-        Step(nz.labelled(nz.in_range(sp.diff(xhat(i), X[k, l]).doit(), N), r"\frac{\partial \hat{X}_{ij}}{\partial X_{kl}}"),
-             dl(j, l) * (dl(i, k) - 1 / N - xhat(i) * xhat(k) / N) / sd,
-             r"the Jacobian is block diagonal: $\partial \hat{X}_{ij} / \partial X_{kl} = \delta_{jl} (\delta_{ik} - \frac{1}{N} - \frac{\hat{X}_{ij} \hat{X}_{kj}}{N}) / s_j$",
-             kind="jacobian"),
-        Step(nz.labelled(nz.evaluate(sp.diff(loss, beta_bn[l]), (N, D)), r"\frac{\partial L}{\partial \beta_l}"), DBETA,
-             r"$Y_{ij} = \gamma_j \hat{X}_{ij} + \beta_j$, so $\partial L / \partial \beta_l = \sum_{ij} G_{ij} \delta_{jl}$"),
-        Step(nz.labelled(nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), r"\frac{\partial L}{\partial \gamma_l}"), DGAMMA,
-             r"$\partial L / \partial \gamma_l = \sum_{ij} G_{ij} \hat{X}_{ij} \delta_{jl}$"),
-        Step(nz.labelled(nz.evaluate(chain, (N, D)), r"\frac{\partial L}{\partial X_{kl}}"), DX,
-             r"chain rule $\partial L / \partial X_{kl} = \sum_{ij} G_{ij} \gamma_j \, \partial \hat{X}_{ij} / \partial X_{kl}$;"
-             r" $\delta_{jl}$ keeps column $l$ and $\gamma_l$ leaves the sum"),
+        Step(
+            nz.labelled(nz.evaluate(sp.diff(mu, X[k, l]), N), r"\frac{\partial \mu_j}{\partial X_{kl}}"),
+            dl(j, l) / N,
+            r"$\mu_j$ reads column $j$ only: $\partial \mu_j / \partial X_{kl} = \delta_{jl} / N$",
+        ),
+        Step(
+            nz.labelled(
+                nz.evaluate(sp.diff(var, X[k, l]), N), r"\frac{\partial \sigma_j^2}{\partial X_{kl}}"
+            ),
+            2 * dl(j, l) * (X[k, j] - mu) / N,
+            r"$\partial \sigma_j^2 / \partial X_{kl} = 2 \delta_{jl} (X_{kj} - \mu_j) / N$, as for $D = 1$",
+            kind="jacobian",
+        ),
+        Step(
+            nz.labelled(
+                nz.in_range(sp.diff(xhat(i), X[k, l]).doit(), N),
+                r"\frac{\partial \hat{X}_{ij}}{\partial X_{kl}}",
+            ),
+            dl(j, l) * (dl(i, k) - 1 / N - xhat(i) * xhat(k) / N) / sd,
+            r"the Jacobian is block diagonal: $\partial \hat{X}_{ij} / \partial X_{kl} = \delta_{jl} (\delta_{ik} - \frac{1}{N} - \frac{\hat{X}_{ij} \hat{X}_{kj}}{N}) / s_j$",
+            kind="jacobian",
+        ),
+        Step(
+            nz.labelled(
+                nz.evaluate(sp.diff(loss, beta_bn[l]), (N, D)), r"\frac{\partial L}{\partial \beta_l}"
+            ),
+            DBETA,
+            r"$Y_{ij} = \gamma_j \hat{X}_{ij} + \beta_j$, so $\partial L / \partial \beta_l = \sum_{ij} G_{ij} \delta_{jl}$",
+        ),
+        Step(
+            nz.labelled(
+                nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), r"\frac{\partial L}{\partial \gamma_l}"
+            ),
+            DGAMMA,
+            r"$\partial L / \partial \gamma_l = \sum_{ij} G_{ij} \hat{X}_{ij} \delta_{jl}$",
+        ),
+        Step(
+            nz.labelled(nz.evaluate(chain, (N, D)), r"\frac{\partial L}{\partial X_{kl}}"),
+            DX,
+            r"chain rule $\partial L / \partial X_{kl} = \sum_{ij} G_{ij} \gamma_j \, \partial \hat{X}_{ij} / \partial X_{kl}$;"
+            r" $\delta_{jl}$ keeps column $l$ and $\gamma_l$ leaves the sum",
+        ),
     ]
     return Derivation(
-        "q2a_all_features", "N x D: every feature, vectorised",
-        steps, Result("dX", DX_AGGREGATE, DX_ARGS),
+        "q2a_all_features",
+        "N x D: every feature, vectorised",
+        steps,
+        Result("dX", DX_AGGREGATE, DX_ARGS),
         statement=r"For an $N \times D$ batch, $\partial L / \partial X_{kl} = \frac{\gamma_l}{N s_l}\left(N G_{kl} - S_G"
-                  r" - \hat{X}_{kl} S_{GX}\right)$ with $s_l = \sqrt{\sigma_l^2 + \epsilon}$, $S_G = \sum_i G_{il}$ and"
-                  r" $S_{GX} = \sum_i G_{il} \hat{X}_{il}$ (the exported result, a broadcasting numeric function of these).",
+        r" - \hat{X}_{kl} S_{GX}\right)$ with $s_l = \sqrt{\sigma_l^2 + \epsilon}$, $S_G = \sum_i G_{il}$ and"
+        r" $S_{GX} = \sum_i G_{il} \hat{X}_{il}$ (the exported result, a broadcasting numeric function of these).",
         argument=r"Symbolic $N$ and $D$: the two-index sums run over $1 \le m \le N$ and $1 \le j \le D$, and the"
-                 r" derivative of $X_{mj}$ by $X_{kl}$ is $\delta_{mk} \delta_{jl}$, so the result holds for every size.",
+        r" derivative of $X_{mj}$ by $X_{kl}$ is $\delta_{mk} \delta_{jl}$, so the result holds for every size.",
     )
 
 
 def concrete(sizes: tuple[tuple[int, int], ...]) -> list[Derivation]:
     return [
-        nz.concrete_derivation(0, n, d, f"q2a_concrete_N{n}_D{d}", f"Concrete check, N = {n}, D = {d}",
-                               gradients=(n, d) in GRADIENT_SIZES, points=4 if (n, d) in GRADIENT_SIZES else 3)
+        nz.concrete_derivation(
+            0,
+            n,
+            d,
+            f"q2a_concrete_N{n}_D{d}",
+            f"Concrete check, N = {n}, D = {d}",
+            gradients=(n, d) in GRADIENT_SIZES,
+            points=4 if (n, d) in GRADIENT_SIZES else 3,
+        )
         for n, d in sizes
     ]
 
@@ -154,6 +197,9 @@ def derive(ctx: Context) -> Section:
     return Section(
         answers=answers,
         derivations=[one_feature(), all_features(), *concrete(sizes)],
-        metrics={"concrete_sizes": [list(sz) for sz in sizes], "gradient_sizes": sorted(list(sz) for sz in GRADIENT_SIZES if sz in sizes)},
+        metrics={
+            "concrete_sizes": [list(sz) for sz in sizes],
+            "gradient_sizes": sorted(list(sz) for sz in GRADIENT_SIZES if sz in sizes),
+        },
         text=text,
     )

@@ -37,11 +37,16 @@ DX_ARGS = (s_k, h_kl, Xh_kl, S_h, S_hX, D)
 
 DBETA = sp.Sum(G[i, l], (i, 1, N))
 DGAMMA = sp.Sum(G[i, l] * Xh[i, l], (i, 1, N))
-DX = (D * gamma[l] * G[k, l] - sp.Sum(gamma[j] * G[k, j], (j, 1, D))
-      - Xh[k, l] * sp.Sum(gamma[j] * G[k, j] * Xh[k, j], (j, 1, D))) / (D * s[k])
+DX = (
+    D * gamma[l] * G[k, l]
+    - sp.Sum(gamma[j] * G[k, j], (j, 1, D))
+    - Xh[k, l] * sp.Sum(gamma[j] * G[k, j] * Xh[k, j], (j, 1, D))
+) / (D * s[k])
 JACOBIAN = dl(i, k) * (dl(j, l) - 1 / D - Xh[i, j] * Xh[i, l] / D) / s[i]
-DX_MATRIX = (r"\frac{\partial L}{\partial X} = \frac{1}{D}\,s^{-1} \odot \left(D H - H\mathbf{1}\mathbf{1}^{\top}"
-             r" - \hat{X} \odot (H \odot \hat{X})\mathbf{1}\mathbf{1}^{\top}\right), \quad H = G \odot \mathbf{1}\gamma^{\top}")
+DX_MATRIX = (
+    r"\frac{\partial L}{\partial X} = \frac{1}{D}\,s^{-1} \odot \left(D H - H\mathbf{1}\mathbf{1}^{\top}"
+    r" - \hat{X} \odot (H \odot \hat{X})\mathbf{1}\mathbf{1}^{\top}\right), \quad H = G \odot \mathbf{1}\gamma^{\top}"
+)
 
 CONCRETE_SIZES = tuple((2, d) for d in range(2, 9))  # (N, D): the Jacobian at every D from 2 to 8
 QUICK_SIZES = CONCRETE_SIZES[:3]
@@ -51,13 +56,14 @@ GRADIENT_SIZES = frozenset(CONCRETE_SIZES[:3])  # where gamma's placement inside
 def one_example() -> Derivation:
     """One row of D features: the BatchNorm one-group derivation with n = D."""
     return Derivation(
-        "q3a_one_example", "One example (N = 1), for every feature count D",
+        "q3a_one_example",
+        "One example (N = 1), for every feature count D",
         nz.general_steps(D, j, l),
         Result("dx", nz.grad_entry(l, D, i=j), ()),
         statement=r"For one example with $h_j = \partial L / \partial \hat{x}_j = \gamma_j G_j$:"
-                  r" $\partial L / \partial x_l = \frac{1}{D s}\left(D h_l - \sum_j h_j - \hat{x}_l \sum_j h_j \hat{x}_j\right)$.",
+        r" $\partial L / \partial x_l = \frac{1}{D s}\left(D h_l - \sum_j h_j - \hat{x}_l \sum_j h_j \hat{x}_j\right)$.",
         argument=r"The same steps as BatchNorm's $D = 1$ case with the group size $N$ replaced by $D$: the"
-                 r" normalisation only sees a vector of numbers, not which axis it came from. The sums run to a symbolic $D$.",
+        r" normalisation only sees a vector of numbers, not which axis it came from. The sums run to a symbolic $D$.",
     )
 
 
@@ -71,35 +77,71 @@ def all_examples() -> Derivation:
     # The batch sum (over i, picked by delta_ik) innermost, so SymPy evaluates it first.
     chain = sp.Sum(sp.Sum(G[i, j] * gamma[j] * JACOBIAN, (i, 1, N)), (j, 1, D))
     steps = [
-        Step(nz.labelled(nz.evaluate(sp.diff(mu, X[k, l]), D), r"\frac{\partial \mu_i}{\partial X_{kl}}"), dl(i, k) / D,
-             r"$\mu_i$ reads row $i$ only: $\partial \mu_i / \partial X_{kl} = \delta_{ik} / D$"),
-        Step(nz.labelled(nz.evaluate(sp.diff(var, X[k, l]), D), r"\frac{\partial \sigma_i^2}{\partial X_{kl}}"), 2 * dl(i, k) * (X[i, l] - mu) / D,
-             r"$\partial \sigma_i^2 / \partial X_{kl} = 2 \delta_{ik} (X_{il} - \mu_i) / D$", kind="jacobian"),
-        Step(nz.labelled(nz.in_range(sp.diff(xhat(j), X[k, l]).doit(), D), r"\frac{\partial \hat{X}_{ij}}{\partial X_{kl}}"),
-             dl(i, k) * (dl(j, l) - 1 / D - xhat(j) * xhat(l) / D) / sd,
-             r"block diagonal by rows: $\partial \hat{X}_{ij} / \partial X_{kl} = \delta_{ik} (\delta_{jl} - \frac{1}{D} - \frac{\hat{X}_{ij} \hat{X}_{il}}{D}) / s_i$",
-             kind="jacobian"),
-        Step(nz.labelled(nz.evaluate(sp.diff(loss, beta_ln[l]), (N, D)), r"\frac{\partial L}{\partial \beta_l}"), DBETA,
-             r"$\beta_j$ is per feature, so $\partial L / \partial \beta_l = \sum_{ij} G_{ij} \delta_{jl}$: a sum over the batch"),
-        Step(nz.labelled(nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), r"\frac{\partial L}{\partial \gamma_l}"), DGAMMA,
-             r"$\partial L / \partial \gamma_l = \sum_{ij} G_{ij} \hat{X}_{ij} \delta_{jl}$: again a sum over the batch"),
-        Step(nz.labelled(nz.evaluate(chain, (N, D)), r"\frac{\partial L}{\partial X_{kl}}"), DX,
-             r"chain rule: $\delta_{ik}$ keeps row $k$; the sum now runs over features $j$, along which $\gamma_j$ varies,"
-             r" so $\gamma_j$ stays inside it"),
+        Step(
+            nz.labelled(nz.evaluate(sp.diff(mu, X[k, l]), D), r"\frac{\partial \mu_i}{\partial X_{kl}}"),
+            dl(i, k) / D,
+            r"$\mu_i$ reads row $i$ only: $\partial \mu_i / \partial X_{kl} = \delta_{ik} / D$",
+        ),
+        Step(
+            nz.labelled(
+                nz.evaluate(sp.diff(var, X[k, l]), D), r"\frac{\partial \sigma_i^2}{\partial X_{kl}}"
+            ),
+            2 * dl(i, k) * (X[i, l] - mu) / D,
+            r"$\partial \sigma_i^2 / \partial X_{kl} = 2 \delta_{ik} (X_{il} - \mu_i) / D$",
+            kind="jacobian",
+        ),
+        Step(
+            nz.labelled(
+                nz.in_range(sp.diff(xhat(j), X[k, l]).doit(), D),
+                r"\frac{\partial \hat{X}_{ij}}{\partial X_{kl}}",
+            ),
+            dl(i, k) * (dl(j, l) - 1 / D - xhat(j) * xhat(l) / D) / sd,
+            r"block diagonal by rows: $\partial \hat{X}_{ij} / \partial X_{kl} = \delta_{ik} (\delta_{jl} - \frac{1}{D} - \frac{\hat{X}_{ij} \hat{X}_{il}}{D}) / s_i$",
+            kind="jacobian",
+        ),
+        Step(
+            nz.labelled(
+                nz.evaluate(sp.diff(loss, beta_ln[l]), (N, D)), r"\frac{\partial L}{\partial \beta_l}"
+            ),
+            DBETA,
+            r"$\beta_j$ is per feature, so $\partial L / \partial \beta_l = \sum_{ij} G_{ij} \delta_{jl}$: a sum over the batch",
+        ),
+        Step(
+            nz.labelled(
+                nz.evaluate(sp.diff(loss, gamma[l]), (N, D)), r"\frac{\partial L}{\partial \gamma_l}"
+            ),
+            DGAMMA,
+            r"$\partial L / \partial \gamma_l = \sum_{ij} G_{ij} \hat{X}_{ij} \delta_{jl}$: again a sum over the batch",
+        ),
+        Step(
+            nz.labelled(nz.evaluate(chain, (N, D)), r"\frac{\partial L}{\partial X_{kl}}"),
+            DX,
+            r"chain rule: $\delta_{ik}$ keeps row $k$; the sum now runs over features $j$, along which $\gamma_j$ varies,"
+            r" so $\gamma_j$ stays inside it",
+        ),
     ]
     return Derivation(
-        "q3a_all_examples", "N x D: every example, vectorised",
-        steps, Result("dX", DX_AGGREGATE, DX_ARGS),
+        "q3a_all_examples",
+        "N x D: every example, vectorised",
+        steps,
+        Result("dX", DX_AGGREGATE, DX_ARGS),
         statement=r"For an $N \times D$ batch, $\partial L / \partial X_{kl} = \frac{1}{D s_k}\left(D h_{kl} - S_h - \hat{X}_{kl} S_{hX}\right)$"
-                  r" with $h = \gamma \odot G$ (per feature), $S_h = \sum_j h_{kj}$, $S_{hX} = \sum_j h_{kj} \hat{X}_{kj}$, $s_k = \sqrt{\sigma_k^2 + \epsilon}$.",
+        r" with $h = \gamma \odot G$ (per feature), $S_h = \sum_j h_{kj}$, $S_{hX} = \sum_j h_{kj} \hat{X}_{kj}$, $s_k = \sqrt{\sigma_k^2 + \epsilon}$.",
         argument=r"Symbolic $N$ and $D$; the derivative of $X_{im}$ by $X_{kl}$ is $\delta_{ik} \delta_{ml}$, so every size is covered.",
     )
 
 
 def concrete(sizes: tuple[tuple[int, int], ...]) -> list[Derivation]:
     return [
-        nz.concrete_derivation(1, n, d, f"q3a_concrete_N{n}_D{d}", f"Concrete check, N = {n}, D = {d}",
-                               gradients=(n, d) in GRADIENT_SIZES, points=4 if (n, d) in GRADIENT_SIZES else 3)
+        nz.concrete_derivation(
+            1,
+            n,
+            d,
+            f"q3a_concrete_N{n}_D{d}",
+            f"Concrete check, N = {n}, D = {d}",
+            gradients=(n, d) in GRADIENT_SIZES,
+            points=4 if (n, d) in GRADIENT_SIZES else 3,
+        )
         for n, d in sizes
     ]
 
@@ -141,6 +183,9 @@ def derive(ctx: Context) -> Section:
     return Section(
         answers=answers,
         derivations=[one_example(), all_examples(), *concrete(sizes)],
-        metrics={"concrete_sizes": [list(sz) for sz in sizes], "gradient_sizes": sorted(list(sz) for sz in GRADIENT_SIZES if sz in sizes)},
+        metrics={
+            "concrete_sizes": [list(sz) for sz in sizes],
+            "gradient_sizes": sorted(list(sz) for sz in GRADIENT_SIZES if sz in sizes),
+        },
         text=text,
     )

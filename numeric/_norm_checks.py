@@ -59,7 +59,9 @@ def max_rel_error(actual: Any, expected: Any) -> float:
     return float(np.max(np.abs(a - e)) / max(float(np.max(np.abs(e))), REL_FLOOR))
 
 
-def compare_all(name: str, actual: dict[str, Any], expected: dict[str, Any], tolerance: float, why: str) -> Check:
+def compare_all(
+    name: str, actual: dict[str, Any], expected: dict[str, Any], tolerance: float, why: str
+) -> Check:
     """One check over several tensors: the worst max-norm relative error, each one in the detail."""
     errs = {k: max_rel_error(actual[k], expected[k]) for k in actual}
     worst = max(errs.values())
@@ -88,8 +90,12 @@ def edge_cases(axis: int, seed: int) -> list[Case]:
         Case("random (7, 33)", r(7, 33), TOL_FLOAT64, f64),
         Case("N = 2" if axis == 0 else "D = 2", two, *pair_tolerance(axis, two)),
         Case(f"constant {group} (sigma^2 = 0)", const, TOL_FLOAT64, f64),
-        Case(f"offset {OFFSET:g}", r(32, 8) + OFFSET, offset_tolerance(OFFSET, 1.0),
-             f"64 ulp({OFFSET:g}) / sigma: the input's own resolution"),
+        Case(
+            f"offset {OFFSET:g}",
+            r(32, 8) + OFFSET,
+            offset_tolerance(OFFSET, 1.0),
+            f"64 ulp({OFFSET:g}) / sigma: the input's own resolution",
+        ),
         Case(f"tiny scale {TINY:g}", TINY * r(32, 8), TOL_FLOAT64, f64 + "; eps dominates sigma^2"),
     ]
 
@@ -103,8 +109,9 @@ def params(d: int, n: int, seed: int, dtype: torch.dtype) -> tuple[torch.Tensor,
     return gamma.to(dtype), beta.to(dtype), dy.to(dtype)
 
 
-def torch_reference(axis: int, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, dy: torch.Tensor,
-                    eps: float = 1e-5) -> dict[str, torch.Tensor]:
+def torch_reference(
+    axis: int, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, dy: torch.Tensor, eps: float = 1e-5
+) -> dict[str, torch.Tensor]:
     """out, dx, dgamma, dbeta from torch's own kernels and autograd."""
     xr, gr, br = (t.detach().clone().requires_grad_() for t in (x, gamma, beta))
     if axis == 0:
@@ -140,15 +147,23 @@ def jacobian_check(axis: int, shape: tuple[int, int], seed: int) -> Check:
     """The closed-form Jacobian against torch.autograd.functional.jacobian of torch's kernel."""
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     if axis == 0:
+
         def fn(t: torch.Tensor) -> torch.Tensor:
             return F.batch_norm(t, None, None, training=True, eps=1e-5)
     else:
+
         def fn(t: torch.Tensor) -> torch.Tensor:
             return F.layer_norm(t, (shape[1],), eps=1e-5)
+
     ref = torch.autograd.functional.jacobian(fn, x)
     err = max_rel_error(jacobian_closed(axis, x.numpy()), ref)
-    return Check(f"closed-form Jacobian dXhat/dX vs torch autograd, shape {shape}", bool(err <= TOL_FLOAT64), err,
-                 TOL_FLOAT64, "max-norm relative error over all (N D)^2 entries; float64 round-off")
+    return Check(
+        f"closed-form Jacobian dXhat/dX vs torch autograd, shape {shape}",
+        bool(err <= TOL_FLOAT64),
+        err,
+        TOL_FLOAT64,
+        "max-norm relative error over all (N D)^2 entries; float64 round-off",
+    )
 
 
 def finite_difference_check(name: str, fn: Any, inputs: tuple[torch.Tensor, ...], h: float = 1e-6) -> Check:
@@ -175,8 +190,13 @@ def finite_difference_check(name: str, fn: Any, inputs: tuple[torch.Tensor, ...]
                 flat[q] = old
                 fd[q] = (vals[0] - vals[1]) / (2 * h)
             worst = max(worst, max_rel_error(g.reshape(-1), fd))
-    return Check(name, bool(worst <= tol), worst, tol,
-                 f"central differences, h = {h:g}: O(h^2) truncation + O(1e-16/h) round-off")
+    return Check(
+        name,
+        bool(worst <= tol),
+        worst,
+        tol,
+        f"central differences, h = {h:g}: O(h^2) truncation + O(1e-16/h) round-off",
+    )
 
 
 def expect_value_error(name: str, *attempts: Any) -> Check:
@@ -192,6 +212,19 @@ def expect_value_error(name: str, *attempts: Any) -> Check:
     return Check(name, ok, 0.0 if ok else 1.0, 0.0, " | ".join(raised))
 
 
-__all__ = ["Case", "TOL_FLOAT32", "TOL_FLOAT64", "compare_all", "edge_cases", "expect_value_error",
-           "finite_difference_check", "jacobian_check", "max_rel_error", "offset_tolerance", "pair_tolerance",
-           "params", "stats", "torch_reference"]
+__all__ = [
+    "Case",
+    "TOL_FLOAT32",
+    "TOL_FLOAT64",
+    "compare_all",
+    "edge_cases",
+    "expect_value_error",
+    "finite_difference_check",
+    "jacobian_check",
+    "max_rel_error",
+    "offset_tolerance",
+    "pair_tolerance",
+    "params",
+    "stats",
+    "torch_reference",
+]

@@ -71,7 +71,9 @@ def check_finite_stats(name: str, *stats: torch.Tensor) -> None:
 
 def check_same_shape(name: str, a: torch.Tensor, expected: torch.Size, like: torch.Tensor) -> None:
     if a.shape != expected:
-        raise ValueError(f"{name} must have shape {tuple(expected)} (the forward input's), got {tuple(a.shape)}")
+        raise ValueError(
+            f"{name} must have shape {tuple(expected)} (the forward input's), got {tuple(a.shape)}"
+        )
     if a.dtype != like.dtype:
         raise TypeError(f"{name} has dtype {a.dtype} but the forward input had dtype {like.dtype}")
 

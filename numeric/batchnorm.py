@@ -45,7 +45,9 @@ class BatchNormCache:
     numpy_in: bool
 
 
-def _inputs(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, bool]:
+def _inputs(
+    x: Any, gamma: Any, beta: Any, eps: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, bool]:
     x, numpy_in = as_tensor("x", x)
     gamma, _ = as_tensor("gamma", gamma)
     beta, _ = as_tensor("beta", beta)
@@ -102,7 +104,9 @@ def batchnorm_backward(dout: Any, cache: BatchNormCache) -> tuple[Any, Any, Any]
     dout: (N, D), the upstream gradient dL/dY. Returns dx (N, D), dgamma (D,), dbeta (D,).
     """
     if not isinstance(cache, BatchNormCache):
-        raise TypeError(f"cache must be the BatchNormCache from batchnorm_forward, got {type(cache).__name__}")
+        raise TypeError(
+            f"cache must be the BatchNormCache from batchnorm_forward, got {type(cache).__name__}"
+        )
     dout, _ = as_tensor("dout", dout)
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
     check_same_shape("dout", dout, xhat.shape, xhat)
@@ -146,7 +150,9 @@ class BatchNormEvalFunction(torch.autograd.Function):
     """Eval-mode BatchNorm with the running statistics as constants."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, rm: Any, rv: Any, eps: float) -> Any:
+    def forward(
+        ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, rm: Any, rv: Any, eps: float
+    ) -> Any:
         out, ctx.cache = batchnorm_eval_forward(x, gamma, beta, rm, rv, eps)
         return out
 
@@ -163,8 +169,14 @@ class BatchNorm1d(nn.Module):
     cumulative average), the running variance unbiased (N / (N - 1)). Eval: running statistics.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 device: Any = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"num_features must be a positive int, got {num_features!r}")
@@ -183,7 +195,9 @@ class BatchNorm1d(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x must be a tensor of shape (N, {self.num_features}), got {shape}")
         if not self.training:
-            return BatchNormEvalFunction.apply(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
+            return BatchNormEvalFunction.apply(
+                x, self.weight, self.bias, self.running_mean, self.running_var, self.eps
+            )
         out, mean, var = BatchNormFunction.apply(x, self.weight, self.bias, self.eps)
         with torch.no_grad():
             self.num_batches_tracked += 1

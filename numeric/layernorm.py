@@ -67,7 +67,9 @@ def layernorm_forward(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> tuple
 def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]:
     """Closed-form LayerNorm backward. dout: (N, D). Returns dx (N, D), dgamma (D,), dbeta (D,)."""
     if not isinstance(cache, LayerNormCache):
-        raise TypeError(f"cache must be the LayerNormCache from layernorm_forward, got {type(cache).__name__}")
+        raise TypeError(
+            f"cache must be the LayerNormCache from layernorm_forward, got {type(cache).__name__}"
+        )
     dout, _ = as_tensor("dout", dout)
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
     check_same_shape("dout", dout, xhat.shape, xhat)
@@ -90,7 +92,9 @@ class LayerNormFunction(torch.autograd.Function):
     """LayerNorm over the rows of a 2-D input as an autograd op whose backward is `layernorm_backward`."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float
+    ) -> torch.Tensor:
         out, ctx.cache = layernorm_forward(x, gamma, beta, eps)
         return out
 
@@ -103,10 +107,15 @@ class LayerNormFunction(torch.autograd.Function):
 class LayerNorm(nn.Module):
     """``torch.nn.LayerNorm(normalized_shape)`` for an int shape D: normalise the last dimension."""
 
-    def __init__(self, normalized_shape: int, eps: float = 1e-5, device: Any = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self, normalized_shape: int, eps: float = 1e-5, device: Any = None, dtype: torch.dtype | None = None
+    ) -> None:
         super().__init__()
-        if isinstance(normalized_shape, bool) or not isinstance(normalized_shape, int) or normalized_shape < 1:
+        if (
+            isinstance(normalized_shape, bool)
+            or not isinstance(normalized_shape, int)
+            or normalized_shape < 1
+        ):
             raise ValueError(f"normalized_shape must be a positive int, got {normalized_shape!r}")
         self.normalized_shape, self.eps = normalized_shape, check_eps(eps)
         self.weight = nn.Parameter(torch.ones(normalized_shape, device=device, dtype=dtype))

@@ -30,7 +30,9 @@ AXIS = 0
 F32_WHY = "float32 round-off over reductions of up to 256 terms"
 
 
-def functional(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, dy: torch.Tensor) -> dict[str, object]:
+def functional(
+    x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, dy: torch.Tensor
+) -> dict[str, object]:
     out, cache = batchnorm_forward(x, gamma, beta)
     dx, dgamma, dbeta = batchnorm_backward(dy, cache)
     return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
@@ -42,25 +44,49 @@ def functional_checks(seed: int) -> list[Check]:
         n, d = case.x.shape
         gamma, beta, dy = params(d, n, seed, torch.float64)
         ref = torch_reference(AXIS, case.x, gamma, beta, dy)
-        checks.append(compare_all(f"batchnorm_forward/backward vs torch: {case.name}",
-                                  functional(case.x, gamma, beta, dy), ref, case.tolerance, case.why))
+        checks.append(
+            compare_all(
+                f"batchnorm_forward/backward vs torch: {case.name}",
+                functional(case.x, gamma, beta, dy),
+                ref,
+                case.tolerance,
+                case.why,
+            )
+        )
     x = torch.randn(40, 12, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     gamma, beta, dy = params(12, 40, seed, torch.float64)
     mine = functional(x.numpy(), gamma.numpy(), beta.numpy(), dy.numpy())
-    checks.append(compare_all("NumPy inputs give NumPy outputs equal to torch's", mine,
-                              torch_reference(AXIS, x, gamma, beta, dy), TOL_FLOAT64, "float64 round-off"))
+    checks.append(
+        compare_all(
+            "NumPy inputs give NumPy outputs equal to torch's",
+            mine,
+            torch_reference(AXIS, x, gamma, beta, dy),
+            TOL_FLOAT64,
+            "float64 round-off",
+        )
+    )
     for shape in ((64, 32), (256, 128)):
         x = 2 * torch.randn(*shape, generator=torch.Generator().manual_seed(seed + 3)) + 1
         gamma, beta, dy = params(shape[1], shape[0], seed, torch.float32)
-        checks.append(compare_all(f"float32 {shape} vs torch float32", functional(x, gamma, beta, dy),
-                                  torch_reference(AXIS, x, gamma, beta, dy), TOL_FLOAT32, F32_WHY))
+        checks.append(
+            compare_all(
+                f"float32 {shape} vs torch float32",
+                functional(x, gamma, beta, dy),
+                torch_reference(AXIS, x, gamma, beta, dy),
+                TOL_FLOAT32,
+                F32_WHY,
+            )
+        )
     return checks
 
 
 def gradient_checks(seed: int) -> list[Check]:
     g = torch.Generator().manual_seed(seed)
-    inputs = (torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(4, generator=g, dtype=torch.float64) + 1,
-              torch.randn(4, generator=g, dtype=torch.float64))
+    inputs = (
+        torch.randn(6, 4, generator=g, dtype=torch.float64),
+        torch.randn(4, generator=g, dtype=torch.float64) + 1,
+        torch.randn(4, generator=g, dtype=torch.float64),
+    )
 
     def fn(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         return BatchNormFunction.apply(x, gamma, beta, 1e-5)[0]
@@ -68,8 +94,13 @@ def gradient_checks(seed: int) -> list[Check]:
     leaves = tuple(t.clone().requires_grad_() for t in inputs)
     ok = torch.autograd.gradcheck(fn, leaves, eps=1e-6, atol=1e-7, rtol=1e-5, raise_exception=False)
     return [
-        Check("torch.autograd.gradcheck on BatchNormFunction (6 x 4)", bool(ok), 0.0 if ok else 1.0, 0.0,
-              "gradcheck eps=1e-6, atol=1e-7, rtol=1e-5: pass/fail"),
+        Check(
+            "torch.autograd.gradcheck on BatchNormFunction (6 x 4)",
+            bool(ok),
+            0.0 if ok else 1.0,
+            0.0,
+            "gradcheck eps=1e-6, atol=1e-7, rtol=1e-5: pass/fail",
+        ),
         finite_difference_check("closed-form backward vs central differences (6 x 4)", fn, inputs),
     ]
 
@@ -98,13 +129,24 @@ def module_check(dtype: torch.dtype, momentum: float | None, seed: int) -> Check
             xi = x.clone().requires_grad_()
             out = mod(xi)
             out.backward(dy)
-            res.append({"out": out, "dx": xi.grad, "dgamma": mod.weight.grad, "dbeta": mod.bias.grad,
-                        "running_mean": mod.running_mean, "running_var": mod.running_var})
+            res.append(
+                {
+                    "out": out,
+                    "dx": xi.grad,
+                    "dgamma": mod.weight.grad,
+                    "dbeta": mod.bias.grad,
+                    "running_mean": mod.running_mean,
+                    "running_var": mod.running_var,
+                }
+            )
         for k in res[0]:
             errs.setdefault(k, []).append(max_rel_error(res[0][k], res[1][k]))
     tol = TOL_FLOAT64 if dtype == torch.float64 else TOL_FLOAT32
     worst = max(max(v) for v in errs.values())
-    detail = ", ".join(f"{k} {max(v):.1e}" for k, v in errs.items()) + " (3 train steps + eval; max-norm relative error)"
+    detail = (
+        ", ".join(f"{k} {max(v):.1e}" for k, v in errs.items())
+        + " (3 train steps + eval; max-norm relative error)"
+    )
     name = f"BatchNorm1d vs torch.nn.BatchNorm1d, {str(dtype).removeprefix('torch.')}, momentum={momentum}"
     return Check(name, bool(worst <= tol), worst, tol, detail)
 
@@ -118,27 +160,40 @@ def check(ctx: Context) -> Section:
         module_check(torch.float64, 0.1, ctx.seed),
         module_check(torch.float64, None, ctx.seed),
         module_check(torch.float32, 0.1, ctx.seed),
-        expect_value_error("training with one sample per channel raises ValueError (ours and torch's)",
-                           lambda: batchnorm_forward(x1, ones, zeros), lambda: BatchNorm1d(4, dtype=torch.float64)(x1),
-                           lambda: torch.nn.BatchNorm1d(4, dtype=torch.float64)(x1)),
-        expect_value_error("bad inputs raise ValueError naming the argument",
-                           lambda: batchnorm_forward(torch.randn(5, 4, dtype=torch.float64), torch.ones(3, dtype=torch.float64), zeros),
-                           lambda: batchnorm_forward(torch.full((5, 4), float("nan"), dtype=torch.float64), ones, zeros),
-                           lambda: batchnorm_forward(torch.randn(5, 4, 2, dtype=torch.float64), ones, zeros)),
+        expect_value_error(
+            "training with one sample per channel raises ValueError (ours and torch's)",
+            lambda: batchnorm_forward(x1, ones, zeros),
+            lambda: BatchNorm1d(4, dtype=torch.float64)(x1),
+            lambda: torch.nn.BatchNorm1d(4, dtype=torch.float64)(x1),
+        ),
+        expect_value_error(
+            "bad inputs raise ValueError naming the argument",
+            lambda: batchnorm_forward(
+                torch.randn(5, 4, dtype=torch.float64), torch.ones(3, dtype=torch.float64), zeros
+            ),
+            lambda: batchnorm_forward(torch.full((5, 4), float("nan"), dtype=torch.float64), ones, zeros),
+            lambda: batchnorm_forward(torch.randn(5, 4, 2, dtype=torch.float64), ones, zeros),
+        ),
     ]
     n_ok = sum(c.passed for c in checks)
     return Section(
         answers={
             "module": "numeric/batchnorm.py",
             "api": "batchnorm_forward(x, gamma, beta, eps=1e-5) -> (out, cache); batchnorm_backward(dout, cache)"
-                   " -> (dx, dgamma, dbeta); BatchNorm1d(num_features, eps=1e-5, momentum=0.1)",
+            " -> (dx, dgamma, dbeta); BatchNorm1d(num_features, eps=1e-5, momentum=0.1)",
         },
         checks=checks,
-        metrics={"from_scratch_max_error_float64": max(c.error for c in checks if "vs torch" in c.name and "float32" not in c.name)},
-        text={"implementation": (
-            "numeric/batchnorm.py implements batchnorm_forward(x, gamma, beta, eps) -> (out, cache) and"
-            " batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) with the closed-form backward of 2A (no autograd),"
-            " caching $\\hat{X}$ and $1/s$ so that the input gradient takes two passes over the batch, and a BatchNorm1d"
-            f" module with running statistics. {n_ok} of {len(checks)} checks against torch pass."
-        )},
+        metrics={
+            "from_scratch_max_error_float64": max(
+                c.error for c in checks if "vs torch" in c.name and "float32" not in c.name
+            )
+        },
+        text={
+            "implementation": (
+                "numeric/batchnorm.py implements batchnorm_forward(x, gamma, beta, eps) -> (out, cache) and"
+                " batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) with the closed-form backward of 2A (no autograd),"
+                " caching $\\hat{X}$ and $1/s$ so that the input gradient takes two passes over the batch, and a BatchNorm1d"
+                f" module with running statistics. {n_ok} of {len(checks)} checks against torch pass."
+            )
+        },
     )

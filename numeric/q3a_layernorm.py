@@ -33,7 +33,11 @@ def closed_form(x: torch.Tensor, gamma: torch.Tensor, dy: torch.Tensor) -> dict[
     xhat, s = stats(AXIS, X)
     h = G * g  # gamma per feature, inside the row sums
     s_h, s_hx = h.sum(axis=1, keepdims=True), (h * xhat).sum(axis=1, keepdims=True)
-    return {"dx": dx_fn(s, h, xhat, s_h, s_hx, X.shape[1]), "dgamma": (G * xhat).sum(axis=0), "dbeta": G.sum(axis=0)}
+    return {
+        "dx": dx_fn(s, h, xhat, s_h, s_hx, X.shape[1]),
+        "dgamma": (G * xhat).sum(axis=0),
+        "dbeta": G.sum(axis=0),
+    }
 
 
 def check(ctx: Context) -> Section:
@@ -43,22 +47,34 @@ def check(ctx: Context) -> Section:
         gamma, beta, dy = params(d, n, ctx.seed, torch.float64)
         ref = torch_reference(AXIS, case.x, gamma, beta, dy)
         mine = closed_form(case.x, gamma, dy)
-        checks.append(compare_all(f"closed form vs torch autograd: {case.name}", mine, ref, case.tolerance, case.why))
-        rows.append([case.name, f"{n} x {d}", *(float(max_rel_error(mine[k], ref[k])) for k in ("dx", "dgamma", "dbeta")),
-                     case.tolerance])
+        checks.append(
+            compare_all(f"closed form vs torch autograd: {case.name}", mine, ref, case.tolerance, case.why)
+        )
+        rows.append(
+            [
+                case.name,
+                f"{n} x {d}",
+                *(float(max_rel_error(mine[k], ref[k])) for k in ("dx", "dgamma", "dbeta")),
+                case.tolerance,
+            ]
+        )
     checks.append(jacobian_check(AXIS, (3, 5), ctx.seed))
     worst = max(c.error for c in checks)
     return Section(
         checks=checks,
-        tables={"closed_form_vs_torch": {
-            "columns": ["input", "shape", "dX error", "dgamma error", "dbeta error", "tolerance"],
-            "rows": rows,
-            "caption": "Derived LayerNorm gradients vs torch autograd (float64, max-norm relative error).",
-        }},
+        tables={
+            "closed_form_vs_torch": {
+                "columns": ["input", "shape", "dX error", "dgamma error", "dbeta error", "tolerance"],
+                "rows": rows,
+                "caption": "Derived LayerNorm gradients vs torch autograd (float64, max-norm relative error).",
+            }
+        },
         metrics={"closed_form_max_error": worst},
-        text={"numeric_check": (
-            f"Evaluated numerically, the derived formulas agree with torch autograd through its own LayerNorm kernel on"
-            f" {len(rows)} inputs, including $D = 2$, a constant example ($\\sigma^2 = 0$), an offset of $10^6$ and a scale"
-            f" of $10^{{-6}}$: the largest max-norm relative error is {worst:.1e}."
-        )},
+        text={
+            "numeric_check": (
+                f"Evaluated numerically, the derived formulas agree with torch autograd through its own LayerNorm kernel on"
+                f" {len(rows)} inputs, including $D = 2$, a constant example ($\\sigma^2 = 0$), an offset of $10^6$ and a scale"
+                f" of $10^{{-6}}$: the largest max-norm relative error is {worst:.1e}."
+            )
+        },
     )

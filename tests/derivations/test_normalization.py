@@ -29,7 +29,9 @@ def test_shown_matrix_prints_its_label_but_verifies_every_entry():
     x = sp.Symbol("x", real=True)
     m = nz.shown(sp.Matrix([[x, 1], [2, x**2]]), r"\text{label}")
     assert sp.latex(m) == r"\text{label}" and sp.sstr(m) == r"\text{label}"
-    assert not Step(m, sp.Matrix([[x, 1], [2, x**3]]), "wrong entry", method="substitution").verify("s").passed
+    assert (
+        not Step(m, sp.Matrix([[x, 1], [2, x**3]]), "wrong entry", method="substitution").verify("s").passed
+    )
 
 
 @pytest.mark.parametrize("axis", [0, 1])
@@ -40,7 +42,9 @@ def test_concrete_closed_forms_hold_and_a_perturbed_one_fails(axis):
     xhat, scales = nz.normalise(X, axis)
     exact = sp.Matrix(list(xhat)).jacobian(list(X))
     # Shift every in-group entry by 1/7: a wrong closed form must fail the substitution check.
-    wrong = nz.closed_form_jacobian(xhat, scales, axis).applyfunc(lambda e: e + sp.Rational(1, 7) if e != 0 else e)
+    wrong = nz.closed_form_jacobian(xhat, scales, axis).applyfunc(
+        lambda e: e + sp.Rational(1, 7) if e != 0 else e
+    )
     check = Step(exact, wrong, "perturbed", method="substitution").verify("bad")
     assert not check.passed and check.error > 0
 

@@ -32,8 +32,15 @@ def test_answers_and_prose(section):
 
 def test_batchnorm_style_gamma_outside_the_sum_fails():
     """Factoring gamma_l out of the feature sums (as BatchNorm may) is wrong for LayerNorm."""
-    wrong = q3.gamma[l] / (D * q3.s[k]) * (D * q3.G[k, l] - sp.Sum(q3.G[k, j], (j, 1, D))
-                                          - q3.Xh[k, l] * sp.Sum(q3.G[k, j] * q3.Xh[k, j], (j, 1, D)))
+    wrong = (
+        q3.gamma[l]
+        / (D * q3.s[k])
+        * (
+            D * q3.G[k, l]
+            - sp.Sum(q3.G[k, j], (j, 1, D))
+            - q3.Xh[k, l] * sp.Sum(q3.G[k, j] * q3.Xh[k, j], (j, 1, D))
+        )
+    )
     chain = q3.all_examples().steps[-1]
     assert not Step(chain.lhs, wrong, "gamma outside").verify("bad").passed
     # ... and at a concrete size, by substitution.
@@ -54,7 +61,8 @@ def test_exported_aggregate_matches_concrete_result():
     s = np.sqrt(var + e)
     xh, h = (x - mu) / s, g * gam
     dx_gen = Result("dX", q3.DX_AGGREGATE, q3.DX_ARGS).callable()(
-        s, h, xh, h.sum(1, keepdims=True), (h * xh).sum(1, keepdims=True), d)
+        s, h, xh, h.sum(1, keepdims=True), (h * xh).sum(1, keepdims=True), d
+    )
     np.testing.assert_allclose(dx_gen, dx_conc, rtol=1e-12, atol=1e-12)  # float64, a few dozen operations
 
 

@@ -28,8 +28,13 @@ def _compare(x, tol, seed=0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(3, 40), d=st.integers(1, 12), scale=st.sampled_from([1e-3, 1.0, 30.0]),
-       shift=st.floats(-5, 5), seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(3, 40),
+    d=st.integers(1, 12),
+    scale=st.sampled_from([1e-3, 1.0, 30.0]),
+    shift=st.floats(-5, 5),
+    seed=st.integers(0, 2**16),
+)
 def test_random_shapes_match_torch_float64(n, d, scale, shift, seed):
     # n >= 3: groups of two cancel to O(eps) and have their own, conditioned tolerance (below).
     x = scale * torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
@@ -71,16 +76,21 @@ def test_numpy_in_numpy_out():
 
 def test_gradcheck():
     g = torch.Generator().manual_seed(3)
-    args = (torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True),
-            torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True),
-            torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True))
+    args = (
+        torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True),
+        torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True),
+        torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True),
+    )
     assert torch.autograd.gradcheck(lambda x, w, b: BatchNormFunction.apply(x, w, b, 1e-5)[0], args)
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
 @pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, TOL_FLOAT64), (torch.float32, TOL_FLOAT32)])
 def test_module_train_then_eval(momentum, dtype, tol):
-    mine, ref = BatchNorm1d(6, momentum=momentum, dtype=dtype), torch.nn.BatchNorm1d(6, momentum=momentum, dtype=dtype)
+    mine, ref = (
+        BatchNorm1d(6, momentum=momentum, dtype=dtype),
+        torch.nn.BatchNorm1d(6, momentum=momentum, dtype=dtype),
+    )
     g = torch.Generator().manual_seed(4)
     for step in range(4):
         if step == 3:
@@ -142,6 +152,8 @@ def test_bad_backward_input():
 
 
 def test_non_contiguous_inputs():
-    x = torch.randn(9, 6, generator=torch.Generator().manual_seed(8), dtype=torch.float64).t()  # (6, 9), strided
+    x = torch.randn(
+        9, 6, generator=torch.Generator().manual_seed(8), dtype=torch.float64
+    ).t()  # (6, 9), strided
     assert not x.is_contiguous()
     _compare(x, TOL_FLOAT64)

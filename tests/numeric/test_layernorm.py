@@ -28,8 +28,13 @@ def _compare(x, tol, seed=0):
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 12), d=st.integers(3, 40), scale=st.sampled_from([1e-3, 1.0, 30.0]),
-       shift=st.floats(-5, 5), seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 12),
+    d=st.integers(3, 40),
+    scale=st.sampled_from([1e-3, 1.0, 30.0]),
+    shift=st.floats(-5, 5),
+    seed=st.integers(0, 2**16),
+)
 def test_random_shapes_match_torch_float64(n, d, scale, shift, seed):
     # d >= 3: groups of two cancel to O(eps) and have their own, conditioned tolerance (below).
     x = scale * torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
@@ -53,7 +58,10 @@ def test_edge_cases():
 def test_single_feature_is_beta_with_zero_gradient():
     """D = 1: xhat = 0, so out = beta and dX = 0 up to round-off of gamma dY / sqrt(eps) (~1e3 |dY|)."""
     g = torch.Generator().manual_seed(6)
-    x, dy = torch.randn(4, 1, generator=g, dtype=torch.float64), torch.randn(4, 1, generator=g, dtype=torch.float64)
+    x, dy = (
+        torch.randn(4, 1, generator=g, dtype=torch.float64),
+        torch.randn(4, 1, generator=g, dtype=torch.float64),
+    )
     gamma, beta = torch.tensor([1.5], dtype=torch.float64), torch.tensor([0.25], dtype=torch.float64)
     out, cache = layernorm_forward(x, gamma, beta)
     dx, dgamma, dbeta = layernorm_backward(dy, cache)
@@ -65,7 +73,10 @@ def test_single_feature_is_beta_with_zero_gradient():
 def test_gamma_varies_along_the_normalised_axis():
     """dX depends on gamma through the feature sums: scaling one gamma_j changes every dX entry of the row."""
     g = torch.Generator().manual_seed(5)
-    x, dy = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
+    x, dy = (
+        torch.randn(3, 4, generator=g, dtype=torch.float64),
+        torch.randn(3, 4, generator=g, dtype=torch.float64),
+    )
     gamma = torch.ones(4, dtype=torch.float64)
     _, c1 = layernorm_forward(x, gamma, torch.zeros(4, dtype=torch.float64))
     gamma2 = gamma.clone()
@@ -85,9 +96,11 @@ def test_numpy_in_numpy_out():
 
 def test_gradcheck():
     g = torch.Generator().manual_seed(3)
-    args = (torch.randn(3, 5, generator=g, dtype=torch.float64, requires_grad=True),
-            torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True),
-            torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True))
+    args = (
+        torch.randn(3, 5, generator=g, dtype=torch.float64, requires_grad=True),
+        torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True),
+        torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True),
+    )
     assert torch.autograd.gradcheck(lambda x, w, b: LayerNormFunction.apply(x, w, b, 1e-5), args)
 
 
@@ -101,7 +114,10 @@ def test_module_matches_torch_in_train_and_eval(dtype, tol, shape):
         for mod in (mine, ref):
             mod.weight.copy_(w)
     for train in (True, False):
-        x, dy = (torch.randn(*shape, generator=g) * 2 + 1).to(dtype), torch.randn(*shape, generator=g).to(dtype)
+        x, dy = (
+            (torch.randn(*shape, generator=g) * 2 + 1).to(dtype),
+            torch.randn(*shape, generator=g).to(dtype),
+        )
         got = []
         for mod in (mine, ref):
             mod.train(train)
@@ -143,6 +159,8 @@ def test_bad_backward_and_module_input():
 
 
 def test_non_contiguous_inputs():
-    x = torch.randn(9, 6, generator=torch.Generator().manual_seed(8), dtype=torch.float64).t()  # (6, 9), strided
+    x = torch.randn(
+        9, 6, generator=torch.Generator().manual_seed(8), dtype=torch.float64
+    ).t()  # (6, 9), strided
     assert not x.is_contiguous()
     _compare(x, TOL_FLOAT64)
