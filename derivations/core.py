@@ -141,17 +141,22 @@ def _check_by_substitution(diff: sp.Matrix, points: int, seed: int) -> tuple[boo
         values = diff.xreplace(subs).applyfunc(lambda e: sp.nsimplify(sp.radsimp(sp.simplify(e))))
         for v in values:
             if v != 0:
-                worst = max(worst, abs(float(sp.N(v, 30))))
-                if worst == 0.0:
-                    worst = math.inf  # nonzero but underflows: still a failure
+                try:
+                    size = abs(complex(sp.N(v, 30)))
+                except (TypeError, ValueError):  # not a number: undefined functions remain
+                    size = math.inf
+                # nonzero but underflowing to 0.0 is still a failure
+                worst = max(worst, size if size > 0 else math.inf)
     return worst == 0.0, worst
 
 
 def latex(expr: Any) -> str:
     """SymPy's LaTeX for expressions; strings are taken to be LaTeX already."""
+    from derivations.symbols import LATEX_NAMES
+
     if isinstance(expr, str):
         return expr
-    return sp.latex(expr)
+    return sp.latex(expr, symbol_names=LATEX_NAMES)
 
 
 @dataclass(frozen=True)

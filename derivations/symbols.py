@@ -24,7 +24,10 @@ beta = sp.Symbol("beta", positive=True)
 beta1 = sp.Symbol("beta_1", positive=True)
 beta2 = sp.Symbol("beta_2", positive=True)
 eta = sp.Symbol("eta", positive=True)
-lambda_l2 = sp.Symbol("lambda_{ell_2}", nonnegative=True)
-lambda_wd = sp.Symbol("lambda_{wd}", nonnegative=True)
+lambda_l2 = sp.Symbol("lambda_l2", nonnegative=True)
+lambda_wd = sp.Symbol("lambda_wd", nonnegative=True)
 
 UNIT_INTERVAL = frozenset({p, beta, beta1, beta2})
+
+# How symbols print in the write-up where SymPy's default is not the problem set's notation.
+LATEX_NAMES: dict[sp.Symbol, str] = {lambda_l2: r"\lambda_{\ell_2}", lambda_wd: r"\lambda_{wd}"}

@@ -61,3 +61,17 @@ def test_result_callable_and_section_json():
 def test_section_merge_rejects_clashing_answers():
     with pytest.raises(ValueError, match="answers"):
         Section(answers={"a": 1}).merge(Section(answers={"a": 2}))
+
+
+def test_substitution_step_with_undefined_function_fails_not_crashes():
+    g = sp.Function("g")
+    c = Step(g(x), 2 * g(x), "wrong", "substitution").verify("u")
+    assert not c.passed and c.error == float("inf")
+
+
+def test_lambda_symbols_print_in_the_problem_sets_notation():
+    from derivations.core import latex
+    from derivations.symbols import lambda_l2, lambda_wd
+
+    assert latex(lambda_l2 + lambda_wd) == r"\lambda_{\ell_2} + \lambda_{wd}"
+    assert str(lambda_l2) == "lambda_l2"  # answers stay sympify-able
