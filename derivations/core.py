@@ -113,6 +113,8 @@ class Step:
                 raise DerivationError(f"unknown method {self.method!r}")
         except DerivationError as exc:
             return Check(name, False, math.inf, 0.0, str(exc))
+        except Exception as exc:  # SymPy itself failed (e.g. inside simplify): the step is unproven
+            return Check(name, False, math.inf, 0.0, f"verification raised {type(exc).__name__}: {exc}")
         return Check(name, ok, err, 0.0, detail)
 
     def to_json(self) -> dict[str, Any]:

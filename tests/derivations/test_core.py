@@ -75,3 +75,12 @@ def test_lambda_symbols_print_in_the_problem_sets_notation():
 
     assert latex(lambda_l2 + lambda_wd) == r"\lambda_{\ell_2} + \lambda_{wd}"
     assert str(lambda_l2) == "lambda_l2"  # answers stay sympify-able
+
+
+def test_a_step_whose_verification_raises_fails_by_name():
+    class Boom(sp.Expr):
+        def _eval_simplify(self, **kwargs):
+            raise StopIteration("inside simplify")
+
+    c = Step(Boom(), 0, "explodes").verify("boom")
+    assert not c.passed and "StopIteration" in c.detail
