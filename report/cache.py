@@ -2,7 +2,8 @@
 unchanged.
 
 A question's key hashes (1) the source of every project module its part functions transitively
-import (``import`` statements parsed with `ast`, restricted to this repository's packages), (2) its
+import (``import`` statements parsed with `ast`, restricted to this repository's packages) and any
+non-Python file inside those packages, (2) its
 registry entry (id, title, parts, needs), (3) the `Context` fields that change results (quick,
 device, seed) and the data folder's identity (path, size and mtime of every file), (4) the
 versions of Python and the numerical libraries, and (5) the keys of the questions it ``needs``.
@@ -91,6 +92,17 @@ def module_closure(modules: Iterable[str], root: Path = REPO, packages: tuple[st
     return sorted(f for f in files if f is not None)
 
 
+def package_data(root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> list[Path]:
+    """Non-Python files inside the project packages (tables, word lists a module may read): they
+    are part of every key, as no import names them."""
+    found = []
+    for pkg in packages:
+        for dirpath, dirnames, names in os.walk(root / pkg):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+            found += [Path(dirpath) / n for n in names if not n.endswith((".py", ".pyc")) and not n.startswith(".")]
+    return sorted(found)
+
+
 def data_identity(data_dir: Path | None) -> list[list[Any]]:
     """(relative path, size, mtime) of every file under ``data_dir``: a change means new data."""
     if data_dir is None or not Path(data_dir).is_dir():
@@ -111,7 +123,7 @@ def part_name(part: Callable[..., Any]) -> str:
 def stage_key(question: Any, ctx: Any, versions: dict[str, str], data: list[list[Any]],
               dep_keys: dict[str, str], root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> str:
     """The cache key of ``question`` (a `registry.Question`) under ``ctx`` (see the docstring)."""
-    files = module_closure([p.__module__ for p in question.parts], root, packages)
+    files = module_closure([p.__module__ for p in question.parts], root, packages) + package_data(root, packages)
     h = hashlib.sha256()
     facts = {
         "schema": SCHEMA,

@@ -74,6 +74,13 @@ def test_key_changes_with_imported_source_and_not_with_unrelated_files(tree, tmp
     assert _key(tree, ctx) != k0
 
 
+def test_key_changes_with_a_data_file_inside_a_package(tree, tmp_path):
+    ctx = Context(out_dir=tmp_path, data_dir=None, quick=True)
+    k0 = _key(tree, ctx)
+    _write(tree / "pkg/words.txt", "king queen")
+    assert _key(tree, ctx) != k0
+
+
 def test_key_changes_with_settings_versions_data_and_needs(tree, tmp_path):
     ctx = Context(out_dir=tmp_path, data_dir=None, quick=True)
     k0 = _key(tree, ctx)
