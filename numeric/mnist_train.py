@@ -86,6 +86,7 @@ class TrainResult:
     seconds: float = 0.0  # wall time of the training loop (evaluation included)
     second_moments: list[torch.Tensor] | None = field(default=None, repr=False)  # Adam's v_t at the end
     steps: int = 0  # optimizer steps taken
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch (with its evaluation)
 
     @property
     def best_val_acc(self) -> float:
@@ -274,8 +275,9 @@ def _train(config: TrainConfig, x, y, x_val, y_val, device) -> TrainResult:
     opt = Optimizer(params, config)
     shuffle = torch.Generator().manual_seed(config.seed)
     n, bs = x.shape[0], config.batch_size
-    val_acc, train_loss = [], []
+    val_acc, train_loss, epoch_seconds = [], [], []
     for _ in range(config.epochs):
+        te = time.perf_counter()
         perm = torch.randperm(n, generator=shuffle).to(device)
         total = torch.zeros((), device=device)
         for i in range(0, n, bs):
@@ -285,5 +287,6 @@ def _train(config: TrainConfig, x, y, x_val, y_val, device) -> TrainResult:
             opt.step(grads)
         train_loss.append(float(total) / -(-n // bs))
         val_acc.append(accuracy(params, x_val, y_val))
+        epoch_seconds.append(time.perf_counter() - te)
     v = None if config.optimizer == "sgd" else [m.cpu() for m in opt.v]
-    return TrainResult(config, val_acc, train_loss, [p.cpu() for p in params], time.perf_counter() - t0, v, opt.t)
+    return TrainResult(config, val_acc, train_loss, [p.cpu() for p in params], time.perf_counter() - t0, v, opt.t, epoch_seconds)
