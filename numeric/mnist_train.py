@@ -34,8 +34,8 @@ from torch import nn
 from numeric.mnist_model import LAYER_SIZES, make_mlp
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-# One CPU thread per run: batch-64 matmuls this small gain little from a second thread on idle
-# cores (benchmarks/bench_mnist.py measures both: 0.30 vs 0.31 s/epoch here), but lose 9-30x when
+# One CPU thread per run: batch-64 matmuls this small gain at most ~1.5x from a second thread on
+# idle cores (benchmarks/bench_mnist.py measures both), but lose 9-30x (measured) when
 # the cores are shared (OpenMP barriers wait for descheduled threads), and a fixed count makes the
 # floating-point summation order, hence the metrics, independent of the machine's core count.
 DEFAULT_THREADS = 1
