@@ -127,7 +127,9 @@ def _prose(results: dict[str, TrainResult], ranked: list[str], stats: dict, deca
     d = decay["adam_l2"]
     wd_rate = RUNS["adamw_wd"][1].lr * RUNS["adamw_wd"][1].weight_decay
     return {
-        "results": f"Best validation accuracy over the epochs: {listing}.",
+        "results": f"Best validation accuracy over the epochs: {listing}. The AdamW $\\ell_2$ run keeps AdamW's "
+        f"default weight_decay={RUNS['adamw_l2'][1].weight_decay:g} (as torch.optim.AdamW constructed with only a "
+        "learning rate would); the $\\ell_2$ term covers all parameters, as weight_decay does.",
         "best_two": (
             f"The two best are {best}"
             + (", the two runs in which no penalty passes through Adam's normalisation. " if matches else
