@@ -134,7 +134,7 @@ def prose(value: Any) -> TeX:
     return TeX("".join(out))
 
 
-_BREAK_AFTER = re.compile(r"(\\textbackslash\{\}|[-+*/,=;:)\]]|-\{\})")
+_BREAK_AFTER = re.compile(r"(\\textbackslash\{\}|\\_|\.(?=[A-Za-z])|[-+*/,=;:)\]]|-\{\})")  # a.b, a_b, a+b ...
 
 
 def tt(value: Any) -> TeX:
