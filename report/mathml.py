@@ -20,9 +20,20 @@ LONG_MATH = 220  # display LaTeX longer than this (characters) wraps at its top-
 _TOKEN = re.compile(r"\\(?:begin|end|left|right)\b|\\[A-Za-z]+|\\.|[{}+=-]|[^\\{}+=-]+")
 
 
+_UNKNOWN = re.compile(r"<mi>\\[A-Za-z]+</mi>")  # latex2mathml's output for a command it does not know
+
+
+class UnknownCommand(ValueError):
+    """The LaTeX uses a command latex2mathml passes through as text."""
+
+
 @functools.lru_cache(maxsize=4096)
 def _convert(tex: str, display: bool) -> str:
-    return convert(tex, display="block" if display else "inline")
+    mathml = convert(tex, display="block" if display else "inline")
+    unknown = _UNKNOWN.search(mathml)
+    if unknown:
+        raise UnknownCommand(f"latex2mathml does not know {unknown.group(0)[4:-5]}")
+    return mathml
 
 
 def to_mathml(tex: str, display: bool = False) -> Markup:

@@ -153,6 +153,12 @@ def test_math_that_cannot_be_converted_is_shown_as_source_and_noted():
     assert mathml.failures[before:] == [r"\left( x"]
 
 
+def test_math_with_a_command_the_converter_does_not_know_is_shown_as_source():
+    before = len(mathml.failures)
+    assert 'class="tex-error"' in html.prose(r"$\notacommand x$")
+    assert mathml.failures[before:] == [r"\notacommand x"]
+
+
 def test_long_display_math_wraps_at_top_level_operators_only():
     tex = r"a + b - \frac{c+d}{e} = \left(x + y\right) + \begin{matrix}1 & -2\end{matrix}"
     pieces = mathml.split_top_level(tex)
