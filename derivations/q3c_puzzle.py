@@ -1,15 +1,18 @@
 """Q3C: the BatchNorm/LayerNorm puzzle. For symmetric ``X``, ``LN(X) = BN(X)^T``.
 
 With ``gamma = 1, beta = 0`` Bob reads ``Z = Y^T``: all 256 entries. With arbitrary affine
-parameters ``Z_ij = gamma_j (Y_ji - beta_i) / gamma_i + beta_j``; ``beta`` is Y's column mean,
-the diagonal ``Z_ii = Y_ii`` needs nothing else, and every ``X' = lam X + t`` (with matching
-``gamma'``) reproduces ``Y`` while scaling ``Z_ij - beta_j`` by ``R_ij(lam)``; for ``eps > 0``,
-``R_ij != 1`` off the diagonal unless ``lam^2 = 1`` (``R^2 - 1`` factors), so only the 16 diagonal
-entries are certain; at ``eps = 0`` ``R = 1`` and all 256 are. The numeric side
-(`numeric.q3c_puzzle`) shows that these ``X'`` are the only alternatives (a null space).
+parameters ``Z_ij = gamma_j (Y_ji - beta_i) / gamma_i + beta_j``: the diagonal ``Z_ii = Y_ii``
+needs nothing else (a lower bound of 16), and every ``X' = lam X + t`` (with matching ``gamma'``)
+reproduces ``Y`` while scaling ``Z_ij - beta_j`` by ``R_ij(lam)``; for ``eps > 0``, ``R_ij != 1``
+off the diagonal unless ``lam^2 = 1`` (``R^2 - 1`` factors), so no off-diagonal entry is certain
+(the upper bound): exactly the 16 diagonal entries. At ``eps = 0``, ``R = 1``. `proof_text` is
+the argument as prose; the numeric side (`numeric.q3c_puzzle`) counts the entries and shows that
+these ``X'`` are the only alternatives (a null space).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sympy as sp
 
@@ -45,6 +48,11 @@ def layernorm(X: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix, e: sp.Expr = eps)
     """Row-wise normalisation then the same per-column affine map: ``LN(X) = BN(X^T)^T`` before affine."""
     xhat = batchnorm(X.T, sp.ones(1, X.rows), sp.zeros(1, X.rows), e).T
     return sp.Matrix(X.rows, X.cols, lambda r, c: gamma[c] * xhat[r, c] + beta[c])
+
+
+def ratio_sq_minus_one() -> sp.Expr:
+    """``R_ij^2 - 1`` factored: zero iff ``eps = 0``, ``lam^2 = 1`` or ``sigma_i = sigma_j``."""
+    return eps * (lam**2 - 1) * (s_j**2 - s_i**2) / ((s_j**2 + eps) * (lam**2 * s_i**2 + eps))
 
 
 def ratio(lam_: sp.Expr = lam, e: sp.Expr = eps) -> sp.Expr:
@@ -132,7 +140,7 @@ def ambiguity_derivation() -> Derivation:
         Step((gp * (lam * x + t_shift - (lam * mu_i + t_shift)) / sp.sqrt(lam**2 * s_i**2 + eps)),
              R * g_j * (x - mu_i) / sp.sqrt(s_i**2 + eps),
              r"but $Z'_{ij} - \beta_j = R_{ij}(\lambda)\,(Z_{ij} - \beta_j)$ with $R_{ij}$ the result below"),
-        Step(R**2 - 1, eps * (lam**2 - 1) * (s_j**2 - s_i**2) / ((s_j**2 + eps) * (lam**2 * s_i**2 + eps)),
+        Step(R**2 - 1, ratio_sq_minus_one(),
              r"$R_{ij}^2 - 1$ factors: nonzero iff $\epsilon > 0$, $\lambda^2 \neq 1$ and $\sigma_i \neq \sigma_j$"),
         Step(sp.Subs(R, s_i, s_j), 1, r"$i = j$: $R_{ii} = 1$, the diagonal never changes"),
         Step(sp.Subs(R, eps, 0), 1, r"$\epsilon = 0$: $R_{ij} = |\lambda|\sigma_j\sigma_i/(\sigma_j|\lambda|\sigma_i) = 1$: every entry is fixed"),
@@ -151,15 +159,75 @@ def ambiguity_derivation() -> Derivation:
     )
 
 
+def proof_text(side: int) -> dict[str, str]:
+    """The argument for both counts, as prose for an ``side x side`` matrix (formulas from the derivations)."""
+    n, off = side, side * side - side
+    return {
+        "proof_unit": (
+            rf"Why all ${n}^2 = {n * n}$ when $\gamma = 1$, $\beta = 0$: $X$ is symmetric, so row $i$ of $X$ is column "
+            r"$i$, and LayerNorm's statistics of row $i$ ($\mu_i$, $\sigma_i^2$) are BatchNorm's statistics of column $i$. "
+            r"Hence $\hat X^{LN}_{ij} = (X_{ij} - \mu_i)/\sqrt{\sigma_i^2 + \epsilon} = (X_{ji} - \mu_i)/\sqrt{\sigma_i^2 + "
+            r"\epsilon} = \hat X^{BN}_{ji}$ for every $\epsilon$, i.e. $\hat X^{LN} = (\hat X^{BN})^T$. With $\gamma = 1$, "
+            r"$\beta = 0$ the outputs are the normalised matrices themselves, so $Z = Y^T$ and Bob computes every entry."
+        ),
+        "proof_diagonal": (
+            rf"Why the {n} diagonal entries are still known for arbitrary $\gamma, \beta$: $Y_{{ji}} = \gamma_i \hat X^{{BN}}_{{ji}}"
+            r" + \beta_i$ and $Z_{ij} = \gamma_j \hat X^{LN}_{ij} + \beta_j = \gamma_j \hat X^{BN}_{ji} + \beta_j$, so "
+            r"$Z_{ij} = \gamma_j (Y_{ji} - \beta_i)/\gamma_i + \beta_j$. For $i = j$ the unknown ratio cancels: $Z_{ii} = "
+            r"Y_{ii}$, whatever $\gamma$ and $\beta$ are. ($\beta$ itself is no obstacle: every column of $\hat X^{BN}$ has "
+            r"mean 0, so $\beta_j$ is the mean of column $j$ of $Y$.) An off-diagonal $Z_{ij}$ needs the ratio $\gamma_j/\gamma_i$."
+        ),
+        "proof_off_diagonal": (
+            rf"Why none of the other {off} entries is certain (Bob knows $\epsilon > 0$ but not $\gamma$): for any $\lambda \ne 0$ and $t$ "
+            r"the matrix $X' = \lambda X + t$ is symmetric, its column means are $\lambda\mu_j + t$ and variances "
+            r"$\lambda^2\sigma_j^2$, and with $\gamma'_j = \gamma_j\sqrt{\lambda^2\sigma_j^2 + \epsilon}/(\lambda\sqrt{\sigma_j^2 + "
+            r"\epsilon})$, $\beta' = \beta$ it gives exactly the same $Y$: Bob cannot tell it from Alice's $X$. Its LayerNorm "
+            rf"output is $Z'_{{ij}} - \beta_j = R_{{ij}}(\lambda)\,(Z_{{ij}} - \beta_j)$ with $R_{{ij}}(\lambda) = {sp.latex(ratio())}"
+            rf" > 0$ and $R_{{ij}}^2 - 1 = {sp.latex(ratio_sq_minus_one())}$. For $\epsilon > 0$ and $\lambda^2 \ne 1$ this is nonzero "
+            r"whenever $\sigma_i \ne \sigma_j$, so $Z'_{ij} \ne Z_{ij}$ whenever also $Z_{ij} \ne \beta_j$ (i.e. $X_{ij} \ne "
+            r"\mu_i$). For a random $X$ both hold for every pair $i \ne j$ with probability one, so every off-diagonal entry has "
+            r"at least two values consistent with $Y$. Lower and upper bound meet: Bob knows exactly the diagonal."
+        ),
+    }
+
+
+def prose(side: int, answers: dict[str, Any], num: dict[str, Any], failed: list[str], n_checks: int) -> dict[str, str]:
+    """Q3C's text in order: the answer, the proof (`proof_text`), then what the numeric side measured.
+
+    ``answers``: the counts (``known_*``, ``which_known_arbitrary``); ``num``: the measured numbers
+    named in the sentences (null-space dimensions, changes of Z under the alternatives, ...).
+    """
+    confirm = (f"All {n_checks} numeric checks pass." if not failed else
+               f"{len(failed)} of {n_checks} numeric checks FAIL ({'; '.join(failed)}): the counts are not confirmed.")
+    k = num["exact_nullity"]
+    return {
+        "answer": (f"With $\\gamma = 1$, $\\beta = 0$ Bob knows all {answers['known_unit_affine']} entries of $Z$: "
+                   f"$Z = Y^T$. With arbitrary $\\gamma, \\beta$ unknown to him (and the definition's $\\epsilon > 0$) he "
+                   f"knows exactly {answers['known_arbitrary']} entries: the {answers['which_known_arbitrary']}, $Z_{{ii}} = Y_{{ii}}$."),
+        **proof_text(side),
+        "numbers": (f"On Alice's random ${side} \\times {side}$ matrix (table): the alternatives $\\lambda X + {num['shift']}$ "
+                    f"reproduce $Y$ to within {num['worst_y']:.1e} and move every off-diagonal entry of $Z$ (at $\\lambda = "
+                    f"{num['lam']}$ by up to {num['lam_max']:.2f}, median {num['lam_median']:.2f}; each off-diagonal entry moves "
+                    f"by at least {num['min_off_change']:.1e} for some $\\lambda$), the diagonal by at most {num['max_diag']:.1e}. "
+                    + confirm),
+        "only_alternatives": (
+            "Are there other alternatives? Inverting BatchNorm column by column leaves one unknown scale and shift per "
+            "column, $X'_{ij} = a_j U_{ij} + m_j$ with $U_{ij} = Y_{ij} - \\bar Y_j$ ($\\bar Y_j$ the mean of column $j$), "
+            f"and symmetry of $X'$ is a homogeneous linear system in $(a, m)$: {side * (side - 1) // 2} equations, "
+            f"{2 * side} unknowns. Its null space has dimension {num['nullity']} (exact rank over $\\mathbb{{Q}}$: nullity "
+            f"{k}), spanned by the truth and a common shift, so the consistent inputs are exactly $X' = \\lambda X + t$. "
+            f"Nullity {k} means a nonzero minor of size {2 * side - k}; minors are polynomials in the entries of $X$ and "
+            "this one is nonzero at Alice's $X$, so it is nonzero for almost every symmetric $X$."),
+        "readings": (f"Other readings. If Bob knows $\\gamma$ and $\\beta$, $\\gamma' = \\gamma$ forces $\\lambda = 1$ and "
+                     f"he knows all {answers['known_known_affine']}. At $\\epsilon = 0$ the ratio $R_{{ij}}$ is 1 and he knows "
+                     f"all {answers['known_arbitrary_eps0']}: $\\beta$ is the column mean of $Y$, $|\\gamma_j|$ its column "
+                     "standard deviation and the relative signs come from the null space. With PyTorch's "
+                     f"$\\epsilon = {num['eps_tex']}$ that recipe is off by {num['naive_err']:.1e}: a good guess, not "
+                     "certainty, because for every $\\epsilon > 0$ a small enough $\\lambda$ changes the off-diagonal "
+                     "entries by $O(1)$."),
+    }
+
+
 def derive(ctx: Context) -> Section:
-    """The three Q3C derivations and the argument prose (counts come from `numeric.q3c_puzzle`)."""
-    return Section(
-        derivations=[unit_derivation(), affine_derivation(), ambiguity_derivation()],
-        text={"proof": (
-            r"For symmetric $X$ row $i$ equals column $i$, so LayerNorm's row statistics are BatchNorm's column "
-            r"statistics and $\hat X^{LN} = (\hat X^{BN})^T$ for every $\epsilon$. With $\gamma = 1$, $\beta = 0$ "
-            r"this is $Z = Y^T$. With an affine map, $Z_{ij} = \gamma_j (Y_{ji} - \beta_i)/\gamma_i + \beta_j$: "
-            r"Bob reads $\beta$ off $Y$ (column means) and the diagonal $Z_{ii} = Y_{ii}$, but the ratios "
-            r"$\gamma_j/\gamma_i$ are not determined when $\epsilon > 0$, because $X' = \lambda X + t$ with a "
-            r"rescaled $\gamma'$ reproduces $Y$ exactly and moves every off-diagonal entry of $Z$.")},
-    )
+    """The three Q3C derivations (the counts and the prose come with `numeric.q3c_puzzle`)."""
+    return Section(derivations=[unit_derivation(), affine_derivation(), ambiguity_derivation()])

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from sympy.polys.matrices import DomainMatrix
 
 from derivations.core import Check, Context, Section
-from derivations.q3c_puzzle import ambiguity_derivation
+from derivations.q3c_puzzle import ambiguity_derivation, prose
 from numeric.checks import TOL_FLOAT64, bound, compare
 
 SIDE = 16  # Alice's matrix is SIDE x SIDE
@@ -72,13 +72,6 @@ def layernorm(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) ->
     X, gamma, beta, eps = validate(X, gamma, beta, eps, symmetric=False)
     mu, var = X.mean(axis=1, keepdims=True), X.var(axis=1, keepdims=True)
     return gamma * (X - mu) / np.sqrt(var + eps) + beta
-
-
-def torch_reference(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> tuple[torch.Tensor, ...]:
-    """``F.batch_norm`` (training statistics) and ``F.layer_norm`` in float64, ``eps > 0``."""
-    Xt, g, b = (torch.from_numpy(a) for a in (X, gamma, beta))
-    return (F.batch_norm(Xt, None, None, weight=g, bias=b, training=True, eps=eps),
-            F.layer_norm(Xt, (X.shape[1],), weight=g, bias=b, eps=eps))
 
 
 def alice(rng: np.random.Generator, n: int = SIDE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,23 +207,10 @@ def _null_space_checks(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: 
                     "implied_lam": float(lam_fit[0][0])}
 
 
-def check(ctx: Context) -> Section:
-    """Count the entries of Z Bob knows in each reading, with lower bound = upper bound as the check."""
-    rng = np.random.default_rng(ctx.seed)
-    readings = _readings(rng)
-    X, gamma, beta = readings[2][2:5]
-    checks: list[Check] = []
-    for name, g, b in (("unit", np.ones(SIDE), np.zeros(SIDE)), ("affine", gamma, beta)):
-        y_ref, z_ref = torch_reference(X, g, b, EPS)
-        checks.append(compare(f"local BN = F.batch_norm ({name})", batchnorm(X, g, b, EPS), y_ref, TOL_FLOAT64))
-        checks.append(compare(f"local LN = F.layer_norm ({name})", layernorm(X, g, b, EPS), z_ref, TOL_FLOAT64))
-    Y0 = batchnorm(X, np.ones(SIDE), np.zeros(SIDE), EPS)
-    checks.append(compare("unit: Z = Y^T", layernorm(X, np.ones(SIDE), np.zeros(SIDE), EPS), Y0.T, TOL_FLOAT64,
-                          "LN(X) against the transpose of BN(X), gamma = 1, beta = 0"))
-    ns_checks, ns = _null_space_checks(X, gamma, beta, EPS, rng, trials=3 if ctx.quick else 20)
-    checks += ns_checks
+def _counts(readings: list, checks: list[Check]) -> tuple[dict[str, Any], list[list[Any]], float]:
+    """Per reading: Bob's computed entries (lower bound) against the entries no alternative moves (upper)."""
     answers: dict[str, Any] = {}
-    rows = []
+    rows, masks, worst = [], {}, {}
     for key, label, Xr, g, b, eps, knows in readings:
         Y, Z = batchnorm(Xr, g, b, eps), layernorm(Xr, g, b, eps)
         up = known_entries(Xr, g, b, eps, knows)
@@ -244,19 +224,25 @@ def check(ctx: Context) -> Section:
         n_up, n_low = int(up["mask"].sum()), int(low.sum())
         checks.append(bound(f"{key}: alternatives reproduce Y", up["worst_y"], TOL_INVARIANT, "max |BN(X') - Y|"))
         checks.append(Check(f"{key}: Bob's certain entries = entries no alternative changes",
-                            n_low == n_up and bool(np.all(low == up["mask"])), float(abs(n_up - n_low)), 0.0,
+                            n_low == n_up and bool(np.all(low == up["mask"])), float(np.sum(low != up["mask"])), 0.0,
                             f"lower bound {n_low} (Bob computes them), upper bound {n_up} "
-                            f"(alternatives lam in {up['lams']})"))
+                            f"(alternatives lam in {up['lams']}); error: entries where the two differ"))
         off = up["change"][~np.eye(SIDE, dtype=bool)]
-        answers[f"known_{key}"] = n_up
+        answers[f"known_{key}"], masks[key], worst[key] = n_up, up["mask"], up["worst_y"]
         rows.append([label, eps, len(up["lams"]), n_low, n_up, float(off.min()), float(np.median(off)), float(off.max())])
-    arb = known_entries(X, gamma, beta, EPS, False)
-    checks.append(Check("arbitrary: the known entries are exactly the diagonal",
-                        bool(np.all(arb["mask"] == np.eye(SIDE, dtype=bool))), 0.0, 0.0, "mask == identity"))
+    diag = masks["arbitrary"] == np.eye(SIDE, dtype=bool)
+    checks.append(Check("arbitrary: the known entries are exactly the diagonal", bool(np.all(diag)),
+                        float(np.sum(~diag)), 0.0, "entries where the known-mask differs from the identity"))
+    answers["which_known_arbitrary"] = "diagonal" if np.all(diag) else f"{int(masks['arbitrary'].sum())} entries, not the diagonal"
+    return answers, rows, worst["arbitrary"]
+
+
+def _alternatives(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, checks: list[Check]) -> list[list[float]]:
+    """How much each ``lam X + t`` moves Z, against the derived ``(R - 1)(Z - beta)``."""
     Z = layernorm(X, gamma, beta, EPS)
     R = ambiguity_derivation().result.callable()  # R_ij(lam, sigma_i, sigma_j, eps)
     sd = X.std(axis=0)
-    lam_rows = []
+    rows = []
     for lam in LAMS:
         Xp, gp, bp = alternative(X, gamma, beta, lam, SHIFT, EPS)
         dz = layernorm(Xp, gp, bp, EPS) - Z
@@ -264,39 +250,44 @@ def check(ctx: Context) -> Section:
         checks.append(bound(f"lam={lam}: Z' - Z = (R - 1)(Z - beta)", float(np.max(np.abs(dz - pred))), TOL_INVARIANT,
                             "max |measured - derived| change"))
         offd = np.abs(dz[~np.eye(SIDE, dtype=bool)])
-        lam_rows.append([lam, float(np.max(np.abs(np.diag(dz)))), float(offd.min()), float(np.median(offd)),
-                         float(offd.max())])
-    naive = bob_eps0(batchnorm(X, gamma, beta, EPS))
-    naive_err = float(np.max(np.abs(naive - Z)))
+        rows.append([lam, float(np.max(np.abs(np.diag(dz)))), float(offd.min()), float(np.median(offd)), float(offd.max())])
+    return rows
+
+
+def check(ctx: Context) -> Section:
+    """Count the entries of Z Bob knows in each reading, with lower bound = upper bound as the check."""
+    rng = np.random.default_rng(ctx.seed)
+    readings = _readings(rng)
+    X, gamma, beta = readings[2][2:5]
+    checks: list[Check] = []
+    for name, g, b in (("unit", np.ones(SIDE), np.zeros(SIDE)), ("affine", gamma, beta)):  # torch in float64
+        Xt, gt, bt = (torch.from_numpy(a) for a in (X, g, b))
+        y_ref = F.batch_norm(Xt, None, None, weight=gt, bias=bt, training=True, eps=EPS)
+        z_ref = F.layer_norm(Xt, (SIDE,), weight=gt, bias=bt, eps=EPS)
+        checks.append(compare(f"local BN = F.batch_norm ({name})", batchnorm(X, g, b, EPS), y_ref, TOL_FLOAT64))
+        checks.append(compare(f"local LN = F.layer_norm ({name})", layernorm(X, g, b, EPS), z_ref, TOL_FLOAT64))
+    Y0 = batchnorm(X, np.ones(SIDE), np.zeros(SIDE), EPS)
+    checks.append(compare("unit: Z = Y^T", layernorm(X, np.ones(SIDE), np.zeros(SIDE), EPS), Y0.T, TOL_FLOAT64,
+                          "LN(X) against the transpose of BN(X), gamma = 1, beta = 0"))
+    ns_checks, ns = _null_space_checks(X, gamma, beta, EPS, rng, trials=3 if ctx.quick else 20)
+    checks += ns_checks
+    answers, rows, worst_y = _counts(readings, checks)
+    lam_rows = _alternatives(X, gamma, beta, checks)
+    naive_err = float(np.max(np.abs(bob_eps0(batchnorm(X, gamma, beta, EPS)) - layernorm(X, gamma, beta, EPS))))
     cols = ["reading", "eps", "consistent alternatives", "known (Bob computes)", "known (no alternative changes)",
             "min max|dZ| off-diag", "median", "max"]
-    text = {
-        "answer": (f"With $\\gamma = 1$, $\\beta = 0$ Bob knows all {answers['known_unit_affine']} entries: "
-                   f"$Z = Y^T$. With arbitrary $\\gamma, \\beta$ unknown to him (and $\\epsilon > 0$ as defined) he "
-                   f"knows exactly {answers['known_arbitrary']}, the diagonal $Z_{{ii}} = Y_{{ii}}$."),
-        "why": (f"Symmetry makes Bob's unknown per-column scales and shifts solve a linear system whose null space "
-                f"has dimension {ns['nullity']} (exact rank over $\\mathbb{{Q}}$: nullity {ns['exact_nullity']}): "
-                "the consistent inputs are exactly $X' = \\lambda X + t$, each with its own $\\gamma'$. They "
-                f"reproduce $Y$ to within {arb['worst_y']:.1e} "
-                f"but move every off-diagonal entry of $Z$: at $\\lambda = {LAMS[1]}$ by up to "
-                f"{lam_rows[1][4]:.2f} (median {lam_rows[1][3]:.2f}), at $\\lambda = {LAMS[4]}$ by about "
-                f"{lam_rows[4][3]:.1e}. The diagonal never moves."),
-        "readings": (f"If Bob knows $\\gamma$ and $\\beta$, $\\gamma' = \\gamma$ forces $\\lambda = 1$ and he knows all "
-                     f"{answers['known_known_affine']}. In the limit $\\epsilon \\to 0$ (computed at $\\epsilon = 0$) "
-                     f"the ratio $R_{{ij}}$ is 1 and he knows all {answers['known_arbitrary_eps0']}: $\\beta$ is the "
-                     "column mean of $Y$, $|\\gamma_j|$ its column standard deviation and the relative signs come from "
-                     f"the null space. With PyTorch's $\\epsilon = 10^{{{int(np.log10(EPS))}}}$ that recipe is off by {naive_err:.1e}: "
-                     "a good guess, not certainty, because for every $\\epsilon > 0$ a small enough $\\lambda$ changes "
-                     "the off-diagonal entries by $O(1)$."),
-    }
+    eps_tex = f"10^{{{int(np.log10(EPS))}}}"
     return Section(
-        answers={**answers, "which_known_arbitrary": "diagonal"},
+        answers=answers,
         checks=checks,
         tables={"readings": {"columns": cols, "rows": rows, "caption": f"Entries of the {SIDE}x{SIDE} Z Bob knows, "
                              f"per reading (seed {ctx.seed}); dZ over the consistent alternatives $\\lambda X + {SHIFT}$."},
                 "alternatives": {"columns": ["lambda", "max |dZ| diagonal", "min |dZ| off-diag", "median", "max"],
                                  "rows": lam_rows, "caption": "How much each alternative $X' = \\lambda X + t$ "
-                                 "(same $Y$) changes $Z$, arbitrary $\\gamma, \\beta$, $\\epsilon = 10^{-5}$."}},
+                                 f"(same $Y$) changes $Z$, arbitrary $\\gamma, \\beta$, $\\epsilon = {eps_tex}$."}},
         metrics={**ns, "eps": EPS, "naive_eps0_recipe_error": naive_err},
-        text=text,
+        text=prose(SIDE, answers, {**ns, "worst_y": worst_y, "min_off_change": rows[2][5], "lam": LAMS[1], "shift": SHIFT,
+                                   "lam_max": lam_rows[1][4], "lam_median": lam_rows[1][3],
+                                   "max_diag": max(r[1] for r in lam_rows), "naive_err": naive_err, "eps_tex": eps_tex},
+                   [c.name for c in checks if not c.passed], len(checks)),
     )

@@ -14,7 +14,10 @@ from derivations.q3c_puzzle import (
     eps,
     lam,
     layernorm,
+    proof_text,
+    prose,
     ratio,
+    ratio_sq_minus_one,
     s_i,
     s_j,
 )
@@ -51,3 +54,22 @@ def test_results_are_callables():
     assert R(0.01, 1.0, 2.0, 1e-2) != pytest.approx(1.0, rel=1e-3)
     z = affine_derivation().result.callable()  # (Y_ji, gamma_i, gamma_j, beta_i, beta_j)
     assert z(3.0, 2.0, 4.0, 1.0, 0.5) == pytest.approx(4.0 * (3.0 - 1.0) / 2.0 + 0.5)
+
+
+def test_prose_answers_first_and_reports_failures():
+    answers = {"known_unit_affine": 256, "known_known_affine": 256, "known_arbitrary": 16,
+               "known_arbitrary_eps0": 256, "which_known_arbitrary": "diagonal"}
+    num = {"exact_nullity": 2, "nullity": 2, "shift": 0.7, "worst_y": 1e-14, "lam": 0.01, "lam_max": 0.3,
+           "lam_median": 0.02, "min_off_change": 2e-4, "max_diag": 1e-14, "eps_tex": "10^{-5}", "naive_err": 4e-5}
+    text = prose(16, answers, num, [], 28)
+    assert list(text)[:4] == ["answer", "proof_unit", "proof_diagonal", "proof_off_diagonal"]
+    assert "exactly 16 entries: the diagonal" in text["answer"] and "All 28 numeric checks pass." in text["numbers"]
+    assert "240 entries" in text["proof_off_diagonal"]  # 16^2 - 16, computed from the side
+    bad = prose(16, answers, num, ["arbitrary: the known entries are exactly the diagonal"], 28)
+    assert "1 of 28 numeric checks FAIL" in bad["numbers"] and "not confirmed" in bad["numbers"]
+
+
+def test_proof_states_the_derived_ratio():
+    text = proof_text(16)["proof_off_diagonal"]
+    assert sp.latex(ratio()) in text and sp.latex(ratio_sq_minus_one()) in text
+    assert sp.simplify(ratio() ** 2 - 1 - ratio_sq_minus_one()) == 0

@@ -89,3 +89,6 @@ def test_check_section(ctx):
     sec = check(ctx)
     assert sec.checks and all(c.passed for c in sec.checks), [c.name for c in sec.checks if not c.passed]
     assert sec.answers["known_unit_affine"] == 256 and sec.answers["known_arbitrary"] == 16
+    assert sec.answers["which_known_arbitrary"] == "diagonal"
+    assert list(sec.text)[0] == "answer" and "exactly 16 entries" in sec.text["answer"]
+    assert f"All {len(sec.checks)} numeric checks pass." in sec.text["numbers"]
