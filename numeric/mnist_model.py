@@ -1,7 +1,8 @@
 """The one fully connected network used for all of Question 4 (784-128-64-10, ReLU).
 
 Q4A.1's initial-weight PDF (`derivations.q4a_init`) is derived for exactly these layer sizes,
-and every MNIST experiment (`numeric.q4_mnist`) trains this model, so both import `LAYER_SIZES`
+and every MNIST experiment (`numeric.mnist_train`, used by `numeric.q4a_histograms`,
+`numeric.q4d_optimizers` and `numeric.q4e_augmentation`) trains this model, so both import `LAYER_SIZES`
 and `make_mlp` from here.
 """
 
