@@ -66,3 +66,19 @@ def test_check_section_passes(ctx):
     sec = check(ctx)
     assert sec.checks and all(c.passed for c in sec.checks)
     assert sec.metrics["mc_worst_z"] <= Z_BOUND < sec.metrics["mc_min_z_no_penalty"]
+
+
+def test_dropout_convention_check_can_fail(monkeypatch):
+    from numeric.q1a_dropout import _dropout_convention_check
+
+    good = _dropout_convention_check(X, seed=0)
+    assert good.passed and good.error <= Z_BOUND
+    # a "dropout" that never zeroes an entry (all kept, all scaled) must fail the binomial test
+    monkeypatch.setattr("torch.nn.functional.dropout", lambda x, p, training: x / (1 - p))
+    bad = _dropout_convention_check(X, seed=0)
+    assert not bad.passed and bad.error > Z_BOUND
+
+
+def test_prose_reports_the_verdict(ctx):
+    sec = check(ctx)
+    assert "agrees" in sec.text["numeric"] and f"All {len(sec.checks)} numeric checks pass." in sec.text["numeric"]

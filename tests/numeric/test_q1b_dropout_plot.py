@@ -60,3 +60,14 @@ def test_weight_check_can_fail():
     assert rel(w_inv, ridge_solution(X, y, 0.5, "inverted")) <= TOL_WEIGHTS
     assert rel(w_inv, ridge_solution(X, y, 0.5, "plain")) > 5 * TOL_WEIGHTS
     assert rel(w_inv, np.linalg.lstsq(X, y, rcond=None)[0]) > 5 * TOL_WEIGHTS
+
+
+def test_answer_text_reports_failures_and_computed_g():
+    from derivations.core import Check
+    from numeric.q1b_dropout_plot import _answer_text
+
+    rows = [["inverted", 0.0, 1.0, 1.0, 1.0, 1.0, 0.01], ["inverted", 0.5, 2.0, 2.0, 2.0, 2.0, 0.01]]
+    ok = _answer_text([Check("a", True, 0.0, 1.0)], rows, 0.01, 1e-6)
+    assert "reaches the closed-form ridge solution" in ok and r"\frac{p}{1 - p}" in ok and "rises with $p$" in ok
+    bad = _answer_text([Check("a", False, 1.0, 0.0)], rows[::-1], 0.2, 1e-6)
+    assert "1 of 1 checks FAIL" in bad and "reaches" not in bad and "does NOT rise" in bad
