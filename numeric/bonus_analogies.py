@@ -1,10 +1,11 @@
 """Bonus: semantically meaningful directions, shown by 3 vector analogies with controls.
 
-"a is to b as c is to d" holds when d is among the ``TOP_K`` words nearest to
-$\\hat b - \\hat a + \\hat c$ (3CosAdd on unit vectors, the query words a, b, c excluded). As the
+"a is to b as c is to d" holds when d is the word nearest to $\\hat b - \\hat a + \\hat c$
+(3CosAdd on unit vectors, the query words a, b, c excluded; ``TOP_K = 1`` is the usual analogy
+accuracy of Mikolov et al. 2013, and what "$\\approx$" in the problem set asks). As the
 problem set warns, d may already be near b or c, so each analogy also needs **controls**: every
 one of a, b, c is replaced in turn by each of ``N_CONTROLS`` irrelevant words, and d must then
-fall outside the top ``TOP_K`` for every replacement. Irrelevant words are drawn with a fixed
+no longer be the nearest word for any replacement. Irrelevant words are drawn with a fixed
 seed from the frequent words (vocabulary ranks ``CONTROL_RANKS``) that are in none of the
 hand-made categories and not in the analogy. An analogy is accepted when it passes and all its
 controls fail; the answer is the first 3 accepted candidates in `CANDIDATES` order, and every
@@ -19,7 +20,7 @@ from derivations.core import Check, Context, Section
 from numeric.cbow_eval import CATEGORIES, cos_add, rank_of
 from numeric.q5a_cbow import load_embeddings
 
-TOP_K = 5
+TOP_K = 1  # d must be the nearest word (top-1), for the analogy; for no control
 N_CONTROLS = 5
 CONTROL_RANKS = (100, 2000)  # frequent enough to have trained vectors, past the function words
 # (a, b, c, d): a is to b as c is to d, i.e. d ~ b - a + c
@@ -42,6 +43,7 @@ CANDIDATES: tuple[tuple[str, str, str, str], ...] = (
     ("one", "two", "first", "second"),
 )
 N_ANSWER = 3
+SHOW = 5  # nearest words listed per analogy
 
 
 def control_words(words: list[str], exclude: set[str], seed: int, n: int = N_CONTROLS) -> list[str]:
@@ -62,7 +64,7 @@ def evaluate(vectors: np.ndarray, words: list[str], analogy: tuple[str, str, str
     if missing:
         return {"words": list(analogy), "missing": missing, "accepted": False}
     a, b, c, d = (index[w] for w in analogy)
-    top, sims = cos_add(vectors, a, b, c, TOP_K)
+    top, sims = cos_add(vectors, a, b, c, SHOW)
     rank = rank_of(sims, d)
     ctrl = control_words(words, set(analogy), seed)
     controls = []
@@ -95,7 +97,7 @@ def run(ctx: Context) -> Section:
     results = [evaluate(vectors, words, an, ctx.seed) for an in CANDIDATES]
     accepted = [r for r in results if r["accepted"]][:N_ANSWER]
     checks = [
-        Check(f"{N_ANSWER} analogies accepted (d in top {TOP_K} by 3CosAdd, no control in top {TOP_K})",
+        Check(f"{N_ANSWER} analogies accepted (d within rank {TOP_K} by 3CosAdd, for no control)",
               len(accepted) >= N_ANSWER, float(max(0, N_ANSWER - len(accepted))), 0.0,
               f"{sum(r['accepted'] for r in results)} of {len(CANDIDATES)} candidates accepted; error = analogies missing"),
     ]
@@ -109,26 +111,26 @@ def run(ctx: Context) -> Section:
             rows.append([" ".join(r["words"]), "-", "-", "missing: " + ", ".join(r["missing"]), "no"])
             continue
         rows.append([r["expression"], r["rank"], r["best_control_rank"], " ".join(r["top"]),
-                     "yes" if r["accepted"] else ("no: a control works" if r["passes"] else "no: target not in top")])
+                     "yes" if r["accepted"] else ("no: a control also gives d" if r["passes"] else "no: d is not the nearest")])
     table = {
-        "columns": ["analogy ($b - a + c = d$)", "rank of d", "best control rank", f"top {TOP_K}", "accepted"],
+        "columns": ["analogy ($b - a + c = d$)", "rank of d", "best control rank", f"nearest {SHOW}", "accepted"],
         "rows": rows,
-        "caption": f"All {len(CANDIDATES)} candidate analogies: accepted when d ranks within {TOP_K} and each of the "
-                   f"{3 * N_CONTROLS} controls (a, b or c replaced by one of {N_CONTROLS} irrelevant words) ranks it "
-                   f"below {TOP_K}.",
+        "caption": f"All {len(CANDIDATES)} candidate analogies: accepted when d has rank <= {TOP_K} and each of the "
+                   f"{3 * N_CONTROLS} controls (a, b or c replaced by one of {N_CONTROLS} irrelevant words) gives it "
+                   f"rank > {TOP_K}.",
     }
     ctrl_words = control_words(words, set(), ctx.seed)
     text = {
         "answer": ("Accepted analogies: " + "; ".join(
             f"{r['expression']} (rank {r['rank']}, cosine {r['cosine']:.3f}; best of {len(r['controls'])} controls: "
             f"rank {r['best_control_rank']})" for r in accepted) + ".") if accepted else
-        f"No candidate analogy met the rule (target within the top {TOP_K} and no control within it).",
+        f"No candidate analogy met the rule (target at rank <= {TOP_K}, and for no control).",
         "rule": (
             f"3CosAdd on unit vectors: d is predicted by the words nearest to $\\hat b - \\hat a + \\hat c$, a, b and c "
-            f"excluded. An analogy counts when d ranks within the top {TOP_K} and, with any one of a, b, c replaced by "
-            f"any of {N_CONTROLS} irrelevant words (a seeded draw of frequent words outside every category, e.g. "
-            f"{', '.join(ctrl_words)}), d ranks below {TOP_K}. Of {len(CANDIDATES)} candidates, "
-            f"{sum(r.get('passes', False) for r in results)} put d in the top {TOP_K} and "
+            f"excluded. An analogy counts when d has rank <= {TOP_K} (it is the nearest word) and, with any one of a, b, "
+            f"c replaced by any of {N_CONTROLS} irrelevant words (a seeded draw of frequent words outside every "
+            f"category, e.g. {', '.join(ctrl_words)}), d has rank > {TOP_K}. Of {len(CANDIDATES)} candidates, "
+            f"{sum(r.get('passes', False) for r in results)} give d rank <= {TOP_K} and "
             f"{sum(r['accepted'] for r in results)} also survive their controls."
         ),
     }
