@@ -158,6 +158,14 @@ def derive(ctx: Context) -> Section:
     sizes = QUICK_SIZES if ctx.quick else CONCRETE_SIZES
     n_max = max(n for n, _ in sizes)
     text = {
+        "answer": (  # the three requested gradients, in the problem's order, with G = dL/dY
+            r"With $G = \partial \mathcal{L} / \partial Y$ given: the gradient of $\beta$ is "
+            rf"$\frac{{\partial \mathcal{{L}}}}{{\partial \beta_l}} = {latex(DBETA)}$, the gradient of $\gamma$ is "
+            rf"$\frac{{\partial \mathcal{{L}}}}{{\partial \gamma_l}} = {latex(DGAMMA)}$, and the gradient signal for the input is "
+            rf"$$\frac{{\partial \mathcal{{L}}}}{{\partial X_{{kl}}}} = {latex(DX)}$$ "
+            r"where $\hat{X}$ is the normalised input, $s_l = \sqrt{\sigma_l^2 + \epsilon}$ and $\sigma_l^2$ is the batch variance"
+            r" of feature $l$. The derivation follows."
+        ),
         "one_feature": (
             r"Start with $D = 1$: a column $x \in \mathbb{R}^N$, $\mu = \frac{1}{N}\sum_m x_m$, $\sigma^2 = \frac{1}{N}\sum_m (x_m - \mu)^2$"
             r" and $\hat{x}_i = (x_i - \mu)/s$ with $s = \sqrt{\sigma^2 + \epsilon}$. Then $\partial \mu / \partial x_k = 1/N$ and, because"

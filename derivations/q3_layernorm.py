@@ -150,6 +150,14 @@ def derive(ctx: Context) -> Section:
     sizes = QUICK_SIZES if ctx.quick else CONCRETE_SIZES
     d_max = max(d for _, d in sizes)
     text = {
+        "answer": (  # the three requested gradients, in the problem's order, with G = dL/dY
+            r"With $G = \partial \mathcal{L} / \partial Y$ given: the gradient of $\beta$ is "
+            rf"$\frac{{\partial \mathcal{{L}}}}{{\partial \beta_l}} = {latex(DBETA)}$, the gradient of $\gamma$ is "
+            rf"$\frac{{\partial \mathcal{{L}}}}{{\partial \gamma_l}} = {latex(DGAMMA)}$, and the gradient signal for the input is "
+            rf"$$\frac{{\partial \mathcal{{L}}}}{{\partial X_{{kl}}}} = {latex(DX)}$$ "
+            r"where $\hat{X}$ is the normalised input, $s_k = \sqrt{\sigma_k^2 + \epsilon}$ and $\sigma_k^2$ is the variance of"
+            r" example $k$ over its $D$ features; unlike BatchNorm, $\gamma_j$ stays inside the sums. The derivation follows."
+        ),
         "reuse": (
             r"LayerNorm computes $\mu_i$ and $\sigma_i^2$ over the $D$ features of example $i$, so each row is normalised exactly as"
             r" BatchNorm normalises a column: the one-group derivation of 2A holds with $N$ replaced by $D$, and the Jacobian is"

@@ -4,7 +4,7 @@ The closed forms of `derivations.q3_layernorm` (dX as a lambdified, broadcasting
 h = gamma * G and its row sums) are evaluated in float64 NumPy on random and edge-case batches
 (D = 2, a constant example with sigma^2 = 0, an offset of 1e6, a scale of 1e-6) and compared with
 autograd through ``torch.nn.functional.layer_norm``; the closed-form Jacobian with
-``torch.autograd.functional.jacobian``.
+``torch.autograd.functional.jacobian``. The runner is Q2A's (`numeric.q2a_batchnorm.closed_form_section`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,8 @@ import torch
 
 from derivations.core import Context, Result, Section
 from derivations.q3_layernorm import DX_AGGREGATE, DX_ARGS
-from numeric._norm_checks import (
-    compare_all,
-    edge_cases,
-    jacobian_check,
-    max_rel_error,
-    params,
-    stats,
-    torch_reference,
-)
+from numeric._norm_checks import stats
+from numeric.q2a_batchnorm import closed_form_section
 
 AXIS = 1  # LayerNorm: statistics over the features, per example
 
@@ -41,40 +34,5 @@ def closed_form(x: torch.Tensor, gamma: torch.Tensor, dy: torch.Tensor) -> dict[
 
 
 def check(ctx: Context) -> Section:
-    checks, rows = [], []
-    for case in edge_cases(AXIS, ctx.seed):
-        n, d = case.x.shape
-        gamma, beta, dy = params(d, n, ctx.seed, torch.float64)
-        ref = torch_reference(AXIS, case.x, gamma, beta, dy)
-        mine = closed_form(case.x, gamma, dy)
-        checks.append(
-            compare_all(f"closed form vs torch autograd: {case.name}", mine, ref, case.tolerance, case.why)
-        )
-        rows.append(
-            [
-                case.name,
-                f"{n} x {d}",
-                *(float(max_rel_error(mine[k], ref[k])) for k in ("dx", "dgamma", "dbeta")),
-                case.tolerance,
-            ]
-        )
-    checks.append(jacobian_check(AXIS, (3, 5), ctx.seed))
-    worst = max(c.error for c in checks)
-    return Section(
-        checks=checks,
-        tables={
-            "closed_form_vs_torch": {
-                "columns": ["input", "shape", "dX error", "dgamma error", "dbeta error", "tolerance"],
-                "rows": rows,
-                "caption": "Derived LayerNorm gradients vs torch autograd (float64, max-norm relative error).",
-            }
-        },
-        metrics={"closed_form_max_error": worst},
-        text={
-            "numeric_check": (
-                f"Evaluated numerically, the derived formulas agree with torch autograd through its own LayerNorm kernel on"
-                f" {len(rows)} inputs, including $D = 2$, a constant example ($\\sigma^2 = 0$), an offset of $10^6$ and a scale"
-                f" of $10^{{-6}}$: the largest max-norm relative error is {worst:.1e}."
-            )
-        },
-    )
+    """Q3A's numeric part: the LayerNorm closed forms against torch autograd (Q2A's runner, axis 1)."""
+    return closed_form_section(AXIS, closed_form, ctx)

@@ -29,7 +29,7 @@ def test_every_derivation_verifies_strictly(section):
 
 def test_answers_and_prose(section):
     assert {"dbeta", "dgamma", "dx", "dx_matrix", "jacobian"} <= set(section.answers)
-    assert list(section.text) == ["one_feature", "jacobian", "chain_rule", "vectorised", "how_verified"]
+    assert list(section.text) == ["answer", "one_feature", "jacobian", "chain_rule", "vectorised", "how_verified"]
     assert "from 2 to 4" in section.text["how_verified"]  # the quick sizes, computed
 
 

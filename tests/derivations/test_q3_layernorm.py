@@ -27,7 +27,7 @@ def test_every_derivation_verifies_strictly(section):
 
 def test_answers_and_prose(section):
     assert {"dbeta", "dgamma", "dx", "dx_matrix", "jacobian"} <= set(section.answers)
-    assert list(section.text) == ["reuse", "gamma", "vectorised", "how_verified"]
+    assert list(section.text) == ["answer", "reuse", "gamma", "vectorised", "how_verified"]
 
 
 def test_batchnorm_style_gamma_outside_the_sum_fails():

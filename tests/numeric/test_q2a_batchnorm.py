@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from numeric import q2a_batchnorm, q2b_batchnorm
 
 
@@ -12,6 +14,24 @@ def test_q2a_closed_form_checks_pass(ctx):
     assert len(sec.checks) == 7 and all(c.passed for c in sec.checks), [c for c in sec.checks if not c.passed]
     assert all(math.isfinite(c.error) and c.tolerance > 0 for c in sec.checks)
     assert len(sec.tables["closed_form_vs_torch"]["rows"]) == 6
+    assert "agree with torch" in sec.text["numeric_check"] and "All 7 checks pass." in sec.text["numeric_check"]
+    assert "$10^{6}$" in sec.text["numeric_check"] and "$10^{-6}$" in sec.text["numeric_check"]
+
+
+def test_q2a_wrong_closed_form_fails(ctx):
+    """Control: dropping the variance term of dX (a common mistake) fails every closed-form comparison."""
+
+    def wrong(x, gamma, dy):
+        out = q2a_batchnorm.closed_form(x, gamma, dy)
+        X, G = x.numpy(), dy.numpy()
+        s = np.sqrt(X.var(axis=0) + 1e-5)
+        out["dx"] = gamma.numpy() / s * (G - G.mean(axis=0))  # no xhat * sum(G xhat) / N term
+        return out
+
+    sec = q2a_batchnorm.closed_form_section(q2a_batchnorm.AXIS, wrong, ctx)
+    compared = [c for c in sec.checks if c.name.startswith("closed form vs torch")]
+    assert compared and not any(c.passed for c in compared)
+    assert "do NOT all agree" in sec.text["numeric_check"] and "FAIL" in sec.text["numeric_check"]
 
 
 def test_q2b_from_scratch_checks_pass(ctx):
