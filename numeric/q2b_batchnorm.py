@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from derivations.core import Check, Context, Section
@@ -30,79 +33,76 @@ AXIS = 0
 F32_WHY = "float32 round-off over reductions of up to 256 terms"
 
 
-def functional(
-    x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, dy: torch.Tensor
-) -> dict[str, object]:
-    out, cache = batchnorm_forward(x, gamma, beta)
-    dx, dgamma, dbeta = batchnorm_backward(dy, cache)
-    return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+def _oriented(axis: int, rows: int, cols: int) -> tuple[int, int]:
+    """A BatchNorm shape, transposed for LayerNorm (axis 1) so the normalised groups keep their sizes."""
+    return (rows, cols) if axis == 0 else (cols, rows)
 
 
-def functional_checks(seed: int) -> list[Check]:
+def functional_checks(axis: int, forward: Callable, backward: Callable, label: str, seed: int) -> list[Check]:
+    """``forward(x, gamma, beta) -> (out, cache)``, ``backward(dy, cache)`` against torch autograd (Q2B and Q3B).
+
+    Every edge case in float64, NumPy inputs (NumPy out), and two random float32 shapes.
+    """
+
+    def functional(x: Any, gamma: Any, beta: Any, dy: Any) -> dict[str, Any]:
+        out, cache = forward(x, gamma, beta)
+        dx, dgamma, dbeta = backward(dy, cache)
+        return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
     checks = []
-    for case in edge_cases(AXIS, seed):
+    for case in edge_cases(axis, seed):
         n, d = case.x.shape
         gamma, beta, dy = params(d, n, seed, torch.float64)
-        ref = torch_reference(AXIS, case.x, gamma, beta, dy)
-        checks.append(
-            compare_all(
-                f"batchnorm_forward/backward vs torch: {case.name}",
-                functional(case.x, gamma, beta, dy),
-                ref,
-                case.tolerance,
-                case.why,
-            )
-        )
-    x = torch.randn(40, 12, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    gamma, beta, dy = params(12, 40, seed, torch.float64)
+        ref = torch_reference(axis, case.x, gamma, beta, dy)
+        mine = functional(case.x, gamma, beta, dy)
+        checks.append(compare_all(f"{label} vs torch: {case.name}", mine, ref, case.tolerance, case.why))
+    n, d = _oriented(axis, 40, 12)
+    x = torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    gamma, beta, dy = params(d, n, seed, torch.float64)
     mine = functional(x.numpy(), gamma.numpy(), beta.numpy(), dy.numpy())
+    ref = torch_reference(axis, x, gamma, beta, dy)
     checks.append(
         compare_all(
-            "NumPy inputs give NumPy outputs equal to torch's",
-            mine,
-            torch_reference(AXIS, x, gamma, beta, dy),
-            TOL_FLOAT64,
-            "float64 round-off",
+            "NumPy inputs give NumPy outputs equal to torch's", mine, ref, TOL_FLOAT64, "float64 round-off"
         )
     )
-    for shape in ((64, 32), (256, 128)):
+    for shape in (_oriented(axis, 64, 32), _oriented(axis, 256, 128)):
         x = 2 * torch.randn(*shape, generator=torch.Generator().manual_seed(seed + 3)) + 1
         gamma, beta, dy = params(shape[1], shape[0], seed, torch.float32)
+        ref = torch_reference(axis, x, gamma, beta, dy)
         checks.append(
             compare_all(
-                f"float32 {shape} vs torch float32",
-                functional(x, gamma, beta, dy),
-                torch_reference(AXIS, x, gamma, beta, dy),
-                TOL_FLOAT32,
-                F32_WHY,
+                f"float32 {shape} vs torch float32", functional(x, gamma, beta, dy), ref, TOL_FLOAT32, F32_WHY
             )
         )
     return checks
 
 
-def gradient_checks(seed: int) -> list[Check]:
+def gradient_checks(axis: int, fn: Callable[..., torch.Tensor], label: str, seed: int) -> list[Check]:
+    """gradcheck and central differences on ``fn(x, gamma, beta)`` (the autograd.Function's output)."""
+    n, d = _oriented(axis, 6, 4)
     g = torch.Generator().manual_seed(seed)
     inputs = (
-        torch.randn(6, 4, generator=g, dtype=torch.float64),
-        torch.randn(4, generator=g, dtype=torch.float64) + 1,
-        torch.randn(4, generator=g, dtype=torch.float64),
+        torch.randn(n, d, generator=g, dtype=torch.float64),
+        torch.randn(d, generator=g, dtype=torch.float64) + 1,
+        torch.randn(d, generator=g, dtype=torch.float64),
     )
-
-    def fn(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        return BatchNormFunction.apply(x, gamma, beta, 1e-5)[0]
-
     leaves = tuple(t.clone().requires_grad_() for t in inputs)
     ok = torch.autograd.gradcheck(fn, leaves, eps=1e-6, atol=1e-7, rtol=1e-5, raise_exception=False)
     return [
         Check(
-            "torch.autograd.gradcheck on BatchNormFunction (6 x 4)",
+            f"torch.autograd.gradcheck on {label} ({n} x {d})",
             bool(ok),
             0.0 if ok else 1.0,
             0.0,
             "gradcheck eps=1e-6, atol=1e-7, rtol=1e-5: pass/fail",
         ),
-        finite_difference_check("closed-form backward vs central differences (6 x 4)", fn, inputs),
+        finite_difference_check(f"closed-form backward vs central differences ({n} x {d})", fn, inputs),
     ]
+
+
+def _bn_function(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    return BatchNormFunction.apply(x, gamma, beta, 1e-5)[0]
 
 
 def module_check(dtype: torch.dtype, momentum: float | None, seed: int) -> Check:
@@ -155,8 +155,10 @@ def check(ctx: Context) -> Section:
     x1 = torch.randn(1, 4, dtype=torch.float64)
     ones, zeros = torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
     checks = [
-        *functional_checks(ctx.seed),
-        *gradient_checks(ctx.seed),
+        *functional_checks(
+            AXIS, batchnorm_forward, batchnorm_backward, "batchnorm_forward/backward", ctx.seed
+        ),
+        *gradient_checks(AXIS, _bn_function, "BatchNormFunction", ctx.seed),
         module_check(torch.float64, 0.1, ctx.seed),
         module_check(torch.float64, None, ctx.seed),
         module_check(torch.float32, 0.1, ctx.seed),
@@ -175,25 +177,25 @@ def check(ctx: Context) -> Section:
             lambda: batchnorm_forward(torch.randn(5, 4, 2, dtype=torch.float64), ones, zeros),
         ),
     ]
+    return from_scratch_section(
+        "numeric/batchnorm.py",
+        "batchnorm_forward(x, gamma, beta, eps=1e-5) -> (out, cache); batchnorm_backward(dout, cache)"
+        " -> (dx, dgamma, dbeta); BatchNorm1d(num_features, eps=1e-5, momentum=0.1)",
+        "numeric/batchnorm.py implements batchnorm_forward(x, gamma, beta, eps) -> (out, cache) and"
+        " batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) with the closed-form backward of 2A (no autograd),"
+        " caching $\\hat{X}$ and $1/s$ so that the input gradient takes two passes over the batch, and a BatchNorm1d"
+        " module with running statistics.",
+        checks,
+    )
+
+
+def from_scratch_section(module: str, api: str, summary: str, checks: list[Check]) -> Section:
+    """Q2B's and Q3B's Section: the module and its API as answers, the summary with the checks' count."""
     n_ok = sum(c.passed for c in checks)
+    f64 = [c.error for c in checks if "vs torch" in c.name and "float32" not in c.name]
     return Section(
-        answers={
-            "module": "numeric/batchnorm.py",
-            "api": "batchnorm_forward(x, gamma, beta, eps=1e-5) -> (out, cache); batchnorm_backward(dout, cache)"
-            " -> (dx, dgamma, dbeta); BatchNorm1d(num_features, eps=1e-5, momentum=0.1)",
-        },
+        answers={"module": module, "api": api},
         checks=checks,
-        metrics={
-            "from_scratch_max_error_float64": max(
-                c.error for c in checks if "vs torch" in c.name and "float32" not in c.name
-            )
-        },
-        text={
-            "implementation": (
-                "numeric/batchnorm.py implements batchnorm_forward(x, gamma, beta, eps) -> (out, cache) and"
-                " batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) with the closed-form backward of 2A (no autograd),"
-                " caching $\\hat{X}$ and $1/s$ so that the input gradient takes two passes over the batch, and a BatchNorm1d"
-                f" module with running statistics. {n_ok} of {len(checks)} checks against torch pass."
-            )
-        },
+        metrics={"from_scratch_max_error_float64": max(f64)},
+        text={"implementation": f"{summary} {n_ok} of {len(checks)} checks against torch pass."},
     )

@@ -40,3 +40,15 @@ def test_q2b_from_scratch_checks_pass(ctx):
     names = " ".join(c.name for c in sec.checks)
     for needle in ("gradcheck", "central differences", "momentum=None", "float32", "one sample per channel"):
         assert needle in names
+
+
+def test_q2b_functional_checks_catch_a_wrong_backward():
+    """Control: a backward whose input gradient is 1% off fails every comparison with torch."""
+    from numeric.batchnorm import batchnorm_backward, batchnorm_forward
+
+    def off(dy, cache):
+        dx, dgamma, dbeta = batchnorm_backward(dy, cache)
+        return 1.01 * dx, dgamma, dbeta
+
+    checks = q2b_batchnorm.functional_checks(0, batchnorm_forward, off, "wrong backward", seed=0)
+    assert checks and not any(c.passed for c in checks)
