@@ -254,7 +254,16 @@ def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
         f"$\\pi_{k + 1} = {sp.latex(w)}$ on $|x| \\le {sp.latex(layer['bound'])}$"
         for k, (w, layer) in enumerate(zip(ws, ls, strict=True))
     )
+    from derivations.q4b_weight_decay import tex, wd_over_l2_ratio  # 4A.4 is 4B.1: its answer, computed there
+    from derivations.symbols import lambda_l2
+
     text = {
+        "items": (
+            "Items 1 to 3 are answered in order below: the PDF of an initial parameter and why the scale falls with "
+            "width, then the trained distributions with the histograms. Item 4 is word for word Question 4B.1 and is "
+            f"answered there: for plain SGD the two updates coincide when $\\lambda_{{wd}} = "
+            f"{tex(wd_over_l2_ratio() * lambda_l2)}$."
+        ),
         "pdf": (
             "PyTorch's nn.Linear initialises its weight with kaiming_uniform_(a = sqrt(5)) and its bias uniformly, both "
             r"$U(-1/\sqrt{n}, 1/\sqrt{n})$ with $n$ the layer's fan-in. A parameter chosen at random comes from layer $k$ "

@@ -189,14 +189,15 @@ def _steps_to_one_percent(b: sp.Rational) -> int:
 def bias_section() -> Section:
     """Q4C.1 alone: both derivations, the ``bias_correction`` answer and prose."""
     corr = bias_correction()
-    pw, closed = geometric_sum(beta)
+    _, closed = geometric_sum(beta)
+    b2 = sp.Rational(999, 1000)  # Adam's default beta_2
     text = {
         "bias_correction": (
             r"Unrolling $m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t$ from $m_0 = 0$ gives $m_t = (1-\beta_1)\sum_{i=1}^t \beta_1^{t-i} g_i$. "
             f"The weights sum to $(1-\\beta_1) \\cdot {sp.latex(closed.subs(beta, sp.Symbol('beta_1')))} = 1 - \\beta_1^t$: following the hint, the "
             r"initial zero is a measurement that keeps weight $\beta_1^t$. For stationary gradients $E[m_t] = (1-\beta_1^t) E[g_t]$ "
-            r"and likewise $E[v_t] = (1-\beta_2^t) E[g_t^2]$, so both estimates are biased towards zero early on (by more than 1 % for $\beta_2 = 0.999$ "
-            f"until $t = {_steps_to_one_percent(sp.Rational(999, 1000))}$). Dividing by $1-\\beta^t$, i.e. multiplying by ${sp.latex(corr)}$, removes the zero's weight "
+            r"and likewise $E[v_t] = (1-\beta_2^t) E[g_t^2]$, so both estimates are biased towards zero early on (by more than 1 % for "
+            f"$\\beta_2 = {float(b2):g}$ until $t = {_steps_to_one_percent(b2)}$). Dividing by $1-\\beta^t$, i.e. multiplying by ${sp.latex(corr)}$, removes the zero's weight "
             r"and gives unbiased $\hat m_t$, $\hat v_t$ at every $t$."
         ),
         "nonstationary": (
@@ -208,8 +209,7 @@ def bias_section() -> Section:
     return Section(
         answers={
             "bias_correction": sp.sstr(corr),
-            "expected_m_t": sp.sstr(mu * (1 - beta**t)),
-            "geometric_sum_unbounded_beta": sp.sstr(pw),
+            "expected_m_t": sp.sstr(mu * sp.expand(sp.simplify((1 - beta) * closed))),  # from the geometric sum
         },
         derivations=[_bias_derivation(), _nonstationary_derivation()],
         text=text,

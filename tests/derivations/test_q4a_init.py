@@ -88,7 +88,8 @@ def test_bad_sizes_rejected(bad):
 
 
 def test_text_keys_and_metrics(section):
-    assert list(section.text) == ["pdf", "why_scale"]
+    assert list(section.text) == ["items", "pdf", "why_scale"]
+    assert "Question 4B.1" in section.text["items"] and r"2 \lambda_{\ell_2}" in section.text["items"]
     assert sum(layer["share"] for layer in section.metrics["init_layers"]) == pytest.approx(1.0, abs=1e-12)
 
 
