@@ -227,7 +227,8 @@ def _variance_derivation() -> Derivation:
         Step(
             n_in * (1 / (3 * n_in)) * s_z**2 / 2,
             s_z**2 / 6,
-            r"so PyTorch's default scales the variance by $1/6$ per ReLU layer, for every width (Kaiming's $2/n$ gives 1)",
+            r"so PyTorch's default scales the variance by $1/6$ per ReLU layer, for every width"
+            f" (Kaiming's $2/n$ gives ${sp.latex(relu_layer_gain(2 / n_in))}$)",
         ),
     ]
     return Derivation(

@@ -24,6 +24,7 @@ from derivations.q4c_adam import geometric_sum
 from derivations.symbols import beta1, eps, eta, i, t
 
 mu = sp.Symbol("mu", positive=True)  # momentum coefficient, 0 < mu < 1
+MU_EXAMPLE = sp.Rational(9, 10)  # the usual momentum, for the amplification quoted in the prose
 lam = sp.Symbol("lambda", nonnegative=True)  # PyTorch's weight_decay (the l2 term is lambda/2 ||w||^2)
 v, v_a, v_b = sp.symbols("v v_a v_b", positive=True)  # second-moment estimates (per coordinate)
 s_rms = sp.Symbol("s", positive=True)  # a coordinate's gradient RMS
@@ -73,7 +74,8 @@ def _momentum() -> Derivation:
         Step(
             steady,
             lam * w_const / (1 - mu),
-            r"steady state $b = \mu b + \lambda w$: the decay is amplified by $1/(1-\mu)$ (10 for $\mu = 0.9$)",
+            r"steady state $b = \mu b + \lambda w$: the decay is amplified by $1/(1-\mu)$"
+            f" ({steady.subs({mu: MU_EXAMPLE, lam: 1, w_const: 1})} for $\\mu = {float(MU_EXAMPLE):g}$)",
         ),
         Step(
             sp.Derivative(decoupled, lam),
@@ -155,14 +157,14 @@ def _adam() -> Derivation:
 
 def derive(ctx: Context) -> Section:
     """Q4C.2's derivations and prose (merged into Q4C by `derivations.q4c_adam.derive`)."""
-    amp_09 = _momentum().result.expr.subs({mu: sp.Rational(9, 10), lam: 1, w_const: 1})
+    amp = _momentum().result.expr.subs({mu: MU_EXAMPLE, lam: 1, w_const: 1})
     text = {
         "l2_momentum": (
             r"With SGD + momentum the penalty's gradient $\lambda w$ is added to the gradient before the buffer "
             r"$b_t = \mu b_{t-1} + g_t + \lambda w_{t-1}$, so the decay applied at step $t$ is "
             r"$\eta\lambda\sum_{k\le t}\mu^{t-k} w_{k-1}$: it acts through past weights (it keeps pushing a weight towards 0 "
             r"after the weight has moved) and in the steady state it is amplified to $\eta\lambda w/(1-\mu)$, "
-            f"{amp_09} times larger for $\\mu = 0.9$. "
+            f"{amp} times larger for $\\mu = {float(MU_EXAMPLE):g}$. "
             r"The decay is entangled with the gradient dynamics and with $\mu$ and $\eta$, "
             r"so $\ell_2$ is no longer the weight decay $\eta\lambda w_{t-1}$ it was for plain SGD."
         ),
