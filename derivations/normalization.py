@@ -63,12 +63,6 @@ def evaluate(expr: Any, n: sp.Symbol | tuple[sp.Symbol, ...]) -> Any:
     return expr
 
 
-def group_stats(n: sp.Symbol) -> tuple[Any, Any]:
-    mu = sp.Sum(x[m], (m, 1, n)) / n
-    var = sp.Sum((x[m] - mu) ** 2, (m, 1, n)) / n
-    return mu, var
-
-
 def jacobian_entry(i: Any, k: Any, n: Any, xhat: Any = xh, scale: Any = s) -> Any:
     """The closed form of d xhat_i / d x_k."""
     return (sp.KroneckerDelta(i, k) - 1 / n - xhat[i] * xhat[k] / n) / scale
@@ -114,7 +108,8 @@ def general_steps(n: sp.Symbol, i: sp.Symbol, k: sp.Symbol) -> list[Step]:
     Each left side is computed (``sp.diff`` of the definitions with ``sp.Sum`` over a symbolic n,
     Kronecker sums evaluated for an index in 1..n) and printed as the derivative it is.
     """
-    mu, var = group_stats(n)
+    mu = sp.Sum(x[m], (m, 1, n)) / n
+    var = sp.Sum((x[m] - mu) ** 2, (m, 1, n)) / n
     sd = sp.sqrt(var + eps)
     xhat = (x[i] - mu) / sd
     xhat_k = (x[k] - mu) / sd
@@ -195,58 +190,49 @@ def closed_form_jacobian(xhat: sp.Matrix, scales: list[Any], axis: Axis) -> sp.M
     """d vec(xhat) / d vec(X) (row-major vec) from the closed form: zero across groups."""
     r, c = xhat.shape
     n = r if axis == 0 else c
-    J = sp.zeros(r * c, r * c)
-    for a in range(r):
-        for b in range(c):
-            for a2 in range(r):
-                for b2 in range(c):
-                    same_group = b == b2 if axis == 0 else a == a2
-                    if not same_group:
-                        continue
-                    i, k = (a, a2) if axis == 0 else (b, b2)  # positions inside the group
-                    g = b if axis == 0 else a
-                    xi, xk = xhat[a, b], xhat[a2, b2]
-                    J[a * c + b, a2 * c + b2] = (
-                        sp.KroneckerDelta(i, k) - sp.Rational(1, n) - xi * xk / n
-                    ) / scales[g]
-    return J
+
+    def entry(p: int, q: int) -> Any:
+        (a, b), (a2, b2) = divmod(p, c), divmod(q, c)
+        if (b != b2) if axis == 0 else (a != a2):  # different groups
+            return 0
+        i, k, g = (a, a2, b) if axis == 0 else (b, b2, a)  # positions inside the group, and the group
+        return (sp.KroneckerDelta(i, k) - sp.Rational(1, n) - xhat[a, b] * xhat[a2, b2] / n) / scales[g]
+
+    return sp.Matrix(r * c, r * c, entry)
 
 
 def closed_form_grads(
     G: sp.Matrix, gamma: list[Any], xhat: sp.Matrix, scales: list[Any], axis: Axis
 ) -> sp.Matrix:
     """dL/dX from the closed form with h = gamma * G (gamma per column, both norms)."""
-    r, c = G.shape
-    H = sp.Matrix(r, c, lambda a, b: gamma[b] * G[a, b])
-    dX = sp.zeros(r, c)
-    for a in range(r):
-        for b in range(c):
-            if axis == 0:
-                hs, xs, pos, sd = H[:, b], xhat[:, b], a, scales[b]
-            else:
-                hs, xs, pos, sd = H[a, :], xhat[a, :], b, scales[a]
-            n = len(hs)
-            s1 = sum(hs)
-            s2 = sum(hv * xv for hv, xv in zip(hs, xs, strict=True))
-            dX[a, b] = (n * hs[pos] - s1 - xs[pos] * s2) / (n * sd)
-    return dX
+    H = sp.Matrix(*G.shape, lambda a, b: gamma[b] * G[a, b])
 
+    def entry(a: int, b: int) -> Any:
+        if axis == 0:
+            hs, xs, pos, sd = H[:, b], xhat[:, b], a, scales[b]
+        else:
+            hs, xs, pos, sd = H[a, :], xhat[a, :], b, scales[a]
+        n, s2 = len(hs), sum(hv * xv for hv, xv in zip(hs, xs, strict=True))
+        return (n * hs[pos] - sum(hs) - xs[pos] * s2) / (n * sd)
 
-# The closed forms, as printed for the concrete steps (BatchNorm: groups are columns; LayerNorm: rows).
-JACOBIAN_LATEX = {
-    0: r"\delta_{jl} \frac{1}{s_j}\left(\delta_{ik} - \frac{1}{N} - \frac{\hat{X}_{ij}\hat{X}_{kj}}{N}\right)",
-    1: r"\delta_{ik} \frac{1}{s_i}\left(\delta_{jl} - \frac{1}{D} - \frac{\hat{X}_{ij}\hat{X}_{il}}{D}\right)",
-}
-GRAD_LATEX = {
-    0: r"\frac{\gamma_l}{N s_l}\left(N G_{kl} - \sum_i G_{il} - \hat{X}_{kl} \sum_i G_{il}\hat{X}_{il}\right)",
-    1: r"\frac{1}{D s_k}\left(D \gamma_l G_{kl} - \sum_j \gamma_j G_{kj} - \hat{X}_{kl} \sum_j \gamma_j G_{kj}\hat{X}_{kj}\right)",
-}
+    return sp.Matrix(*G.shape, entry)
 
 
 def concrete_derivation(
-    axis: Axis, n_rows: int, n_cols: int, name: str, title: str, gradients: bool = True, points: int = 4
+    axis: Axis,
+    n_rows: int,
+    n_cols: int,
+    name: str,
+    title: str,
+    gradients: bool = True,
+    points: int = 4,
+    closed_tex: tuple[str, str] = (r"J_{ij,kl}", r"\frac{\partial L}{\partial X_{kl}}"),
 ) -> Derivation:
-    """Exact check at one concrete size: the Jacobian and (``gradients``) dL/dX, dL/dgamma, dL/dbeta."""
+    """Exact check at one concrete size: the Jacobian and (``gradients``) dL/dX, dL/dgamma, dL/dbeta.
+
+    ``closed_tex``: how the closed-form Jacobian entry and dL/dX entry print (the question's own
+    general-size results, rendered by SymPy), since the concrete matrices are shown by label only.
+    """
     X, G, gamma, beta = concrete_symbols(n_rows, n_cols)
     xhat, scales = normalise(X, axis)
     vx, vxh = list(X), list(xhat)  # row-major
@@ -254,7 +240,7 @@ def concrete_derivation(
     group = "column (feature)" if axis == 0 else "row (example)"
     J_closed = shown(
         closed_form_jacobian(xhat, scales, axis),
-        rf"\left[{JACOBIAN_LATEX[axis]}\right]_{{{size} \times {size}}}",
+        rf"\left[{closed_tex[0]}\right]_{{{size} \times {size}}}",
     )
     jac_step = Step(
         shown(
@@ -284,7 +270,7 @@ def concrete_derivation(
     dX = shown(sp.Matrix(n_rows, n_cols, lambda a, b: sp.diff(L, X[a, b])), r"\frac{\partial L}{\partial X}")
     dX_closed = shown(
         closed_form_grads(G, gamma, xhat, scales, axis),
-        rf"\left[{GRAD_LATEX[axis]}\right]_{{{n_rows} \times {n_cols}}}",
+        rf"\left[{closed_tex[1]}\right]_{{{n_rows} \times {n_cols}}}",
     )
     dgamma = sp.Matrix([[sp.diff(L, g) for g in gamma]])
     dbeta = sp.Matrix([[sp.diff(L, b) for b in beta]])

@@ -149,6 +149,7 @@ def concrete(sizes: tuple[tuple[int, int], ...]) -> list[Derivation]:
             f"Concrete check, N = {n}, D = {d}",
             gradients=(n, d) in GRADIENT_SIZES,
             points=4 if (n, d) in GRADIENT_SIZES else 3,
+            closed_tex=(latex(JACOBIAN), latex(DX)),
         )
         for n, d in sizes
     ]
