@@ -187,7 +187,7 @@ def derive(ctx: Context) -> Section:
         "dx": rf"$$\frac{{\partial L}}{{\partial X_{{kl}}}} = {latex(DX)}$$",
         "dx_matrix": f"$${DX_MATRIX}$$",
         "jacobian": rf"$$\frac{{\partial \hat{{X}}_{{ij}}}}{{\partial X_{{kl}}}} = {latex(JACOBIAN)}$$",
-        "dx_sympy": sp.sstr(DX),
+        "dx_sympy": sp.sstr(DX.xreplace({Xh: sp.IndexedBase("Xhat", real=True)})),  # a plain name, not LaTeX
     }
     return Section(
         answers=answers,

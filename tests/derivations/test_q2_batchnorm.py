@@ -29,6 +29,7 @@ def test_every_derivation_verifies_strictly(section):
 
 def test_answers_and_prose(section):
     assert {"dbeta", "dgamma", "dx", "dx_matrix", "jacobian"} <= set(section.answers)
+    assert "Xhat[k, l]" in section.answers["dx_sympy"] and "\\hat" not in section.answers["dx_sympy"]
     assert list(section.text) == ["answer", "one_feature", "jacobian", "chain_rule", "vectorised", "how_verified"]
     assert "from 2 to 4" in section.text["how_verified"]  # the quick sizes, computed
 

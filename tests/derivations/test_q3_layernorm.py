@@ -27,6 +27,7 @@ def test_every_derivation_verifies_strictly(section):
 
 def test_answers_and_prose(section):
     assert {"dbeta", "dgamma", "dx", "dx_matrix", "jacobian"} <= set(section.answers)
+    assert "Xhat[k, l]" in section.answers["dx_sympy"] and "\\hat" not in section.answers["dx_sympy"]
     assert list(section.text) == ["answer", "reuse", "gamma", "vectorised", "how_verified"]
 
 
