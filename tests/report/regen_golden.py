@@ -6,6 +6,7 @@ any other code change; test_golden.py fails on any unintended one.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,11 @@ from report import html, latex  # noqa: E402
 from report.view import report_view  # noqa: E402
 
 GOLDEN = HERE / "golden"
+VERSIONS = GOLDEN / "versions.json"  # the HTML's MathML is latex2mathml's: its version is recorded
+
+
+def versions() -> dict[str, str]:
+    return {"latex2mathml": importlib.metadata.version("latex2mathml")}
 
 
 def renderings() -> dict[str, str]:
@@ -30,3 +36,4 @@ if __name__ == "__main__":
     for name, text in renderings().items():
         (GOLDEN / name).write_text(text, encoding="utf-8")
         print(f"wrote {GOLDEN / name}")
+    VERSIONS.write_text(json.dumps(versions(), indent=1) + "\n", encoding="utf-8")

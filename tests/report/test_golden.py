@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -16,5 +17,8 @@ _spec.loader.exec_module(regen)
 
 @pytest.mark.parametrize("name", ["report.tex", "report.html"])
 def test_fixture_renders_as_the_golden_file(name):
+    recorded = json.loads(regen.VERSIONS.read_text())
+    if name.endswith(".html") and recorded != regen.versions():
+        pytest.skip(f"golden HTML made with {recorded}, installed {regen.versions()}: MathML may differ")
     golden = (regen.GOLDEN / name).read_text(encoding="utf-8")
     assert regen.renderings()[name] == golden, f"{name} changed: review, then run tests/report/regen_golden.py"
