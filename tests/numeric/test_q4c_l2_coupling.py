@@ -42,3 +42,16 @@ def test_bad_config_rejected():
 def test_shape_errors_name_the_argument():
     with pytest.raises(ValueError, match="w_reg"):
         effective_decay(np.ones((3, 2)), np.ones((3, 1)), lr=1.0)
+
+
+def test_plain_sgd_prediction_fails_for_the_coupled_optimisers(section):
+    """Control: predicting plain SGD's uniform decay lambda fails the same comparison for momentum,
+    RMSProp and Adam (their checks can fail), while it holds for SGD and AdamW."""
+    from numeric.checks import compare
+    from numeric.q4c_l2_coupling import TOL_EXACT, TOL_FIRST_ORDER
+
+    d = section.metrics["effective_decay_over_lambda"]
+    for name in ("SGD+momentum", "RMSprop", "Adam"):
+        assert not compare(name, d[name], np.ones(4), TOL_FIRST_ORDER).passed
+    for name in ("SGD", "AdamW"):
+        assert compare(name, d[name], np.ones(4), TOL_EXACT).passed
