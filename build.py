@@ -152,11 +152,28 @@ def summary(rows: list[tuple[str, str, float, str]], extra: list[tuple[str, floa
     return "\n".join(lines)
 
 
+def lock_out_dir(out: Path):
+    """Hold an exclusive lock on ``out`` for this build (two builds must not interleave their
+    writes); returns the open lock file, or None where file locks are unavailable."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        return None
+    handle = open(out / ".build.lock", "w")  # held open for the whole build
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise SystemExit(f"error: another build is writing to {out}; wait for it, or use another --out") from None
+    return handle
+
+
 def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     args = parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    lock = lock_out_dir(out)  # noqa: F841  (released when the process ends)
     ctx = Context(out_dir=out, data_dir=args.data_dir, quick=args.quick, device=args.device_used, seed=args.seed)
     selected = select(args.only)
     versions = stage_cache.library_versions()

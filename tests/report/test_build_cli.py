@@ -103,6 +103,16 @@ def test_cuda_without_cuda_is_a_clear_error(capsys):
     assert build.parse_args(["--device", "auto"]).device_used == "cpu"
 
 
+def test_a_second_build_into_the_same_folder_at_once_is_refused(tmp_path):
+    held = build.lock_out_dir(tmp_path)
+    if held is None:
+        pytest.skip("no file locks here")
+    with pytest.raises(SystemExit, match="another build is writing"):
+        build.lock_out_dir(tmp_path)
+    held.close()
+    build.lock_out_dir(tmp_path).close()  # free again once the first build is done
+
+
 def test_only_runs_a_question_with_what_it_needs_in_order():
     assert [q.id for q in build.select(["q5b"])] == ["q5a", "q5b"]
     assert [q.id for q in build.select(["bonus", "q1a"])] == ["q1a", "q5a", "bonus"]
