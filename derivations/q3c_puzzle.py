@@ -163,21 +163,21 @@ def proof_text(side: int) -> dict[str, str]:
     """The argument for both counts, as prose for an ``side x side`` matrix (formulas from the derivations)."""
     n, off = side, side * side - side
     return {
-        "proof_unit": (
+        "unit_case": (
             rf"Why all ${n}^2 = {n * n}$ when $\gamma = 1$, $\beta = 0$: $X$ is symmetric, so row $i$ of $X$ is column "
             r"$i$, and LayerNorm's statistics of row $i$ ($\mu_i$, $\sigma_i^2$) are BatchNorm's statistics of column $i$. "
             r"Hence $\hat X^{LN}_{ij} = (X_{ij} - \mu_i)/\sqrt{\sigma_i^2 + \epsilon} = (X_{ji} - \mu_i)/\sqrt{\sigma_i^2 + "
             r"\epsilon} = \hat X^{BN}_{ji}$ for every $\epsilon$, i.e. $\hat X^{LN} = (\hat X^{BN})^T$. With $\gamma = 1$, "
             r"$\beta = 0$ the outputs are the normalised matrices themselves, so $Z = Y^T$ and Bob computes every entry."
         ),
-        "proof_diagonal": (
+        "diagonal": (
             rf"Why the {n} diagonal entries are still known for arbitrary $\gamma, \beta$: $Y_{{ji}} = \gamma_i \hat X^{{BN}}_{{ji}}"
             r" + \beta_i$ and $Z_{ij} = \gamma_j \hat X^{LN}_{ij} + \beta_j = \gamma_j \hat X^{BN}_{ji} + \beta_j$, so "
             r"$Z_{ij} = \gamma_j (Y_{ji} - \beta_i)/\gamma_i + \beta_j$. For $i = j$ the unknown ratio cancels: $Z_{ii} = "
             r"Y_{ii}$, whatever $\gamma$ and $\beta$ are. ($\beta$ itself is no obstacle: every column of $\hat X^{BN}$ has "
             r"mean 0, so $\beta_j$ is the mean of column $j$ of $Y$.) An off-diagonal $Z_{ij}$ needs the ratio $\gamma_j/\gamma_i$."
         ),
-        "proof_off_diagonal": (
+        "off_diagonal": (
             rf"Why none of the other {off} entries is certain (Bob knows $\epsilon > 0$ but not $\gamma$): for any $\lambda \ne 0$ and $t$ "
             r"the matrix $X' = \lambda X + t$ is symmetric, its column means are $\lambda\mu_j + t$ and variances "
             r"$\lambda^2\sigma_j^2$, and with $\gamma'_j = \gamma_j\sqrt{\lambda^2\sigma_j^2 + \epsilon}/(\lambda\sqrt{\sigma_j^2 + "
@@ -210,7 +210,7 @@ def prose(side: int, answers: dict[str, Any], num: dict[str, Any], failed: list[
                     f"{num['lam']}$ by up to {num['lam_max']:.2f}, median {num['lam_median']:.2f}; each off-diagonal entry moves "
                     f"by at least {num['min_off_change']:.1e} for some $\\lambda$), the diagonal by at most {num['max_diag']:.1e}. "
                     + confirm),
-        "only_alternatives": (
+        "uniqueness": (
             "Are there other alternatives? Inverting BatchNorm column by column leaves one unknown scale and shift per "
             "column, $X'_{ij} = a_j U_{ij} + m_j$ with $U_{ij} = Y_{ij} - \\bar Y_j$ ($\\bar Y_j$ the mean of column $j$), "
             f"and symmetry of $X'$ is a homogeneous linear system in $(a, m)$: {side * (side - 1) // 2} equations, "
@@ -218,7 +218,7 @@ def prose(side: int, answers: dict[str, Any], num: dict[str, Any], failed: list[
             f"{k}), spanned by the truth and a common shift, so the consistent inputs are exactly $X' = \\lambda X + t$. "
             f"Nullity {k} means a nonzero minor of size {2 * side - k}; minors are polynomials in the entries of $X$ and "
             "this one is nonzero at Alice's $X$, so it is nonzero for almost every symmetric $X$."),
-        "readings": (f"Other readings. If Bob knows $\\gamma$ and $\\beta$, $\\gamma' = \\gamma$ forces $\\lambda = 1$ and "
+        "readings": (f"If Bob knows $\\gamma$ and $\\beta$, $\\gamma' = \\gamma$ forces $\\lambda = 1$ and "
                      f"he knows all {answers['known_known_affine']}. At $\\epsilon = 0$ the ratio $R_{{ij}}$ is 1 and he knows "
                      f"all {answers['known_arbitrary_eps0']}: $\\beta$ is the column mean of $Y$, $|\\gamma_j|$ its column "
                      "standard deviation and the relative signs come from the null space. With PyTorch's "

@@ -62,14 +62,14 @@ def test_prose_answers_first_and_reports_failures():
     num = {"exact_nullity": 2, "nullity": 2, "shift": 0.7, "worst_y": 1e-14, "lam": 0.01, "lam_max": 0.3,
            "lam_median": 0.02, "min_off_change": 2e-4, "max_diag": 1e-14, "eps_tex": "10^{-5}", "naive_err": 4e-5}
     text = prose(16, answers, num, [], 28)
-    assert list(text)[:4] == ["answer", "proof_unit", "proof_diagonal", "proof_off_diagonal"]
+    assert list(text)[:4] == ["answer", "unit_case", "diagonal", "off_diagonal"]
     assert "exactly 16 entries: the diagonal" in text["answer"] and "All 28 numeric checks pass." in text["numbers"]
-    assert "240 entries" in text["proof_off_diagonal"]  # 16^2 - 16, computed from the side
+    assert "240 entries" in text["off_diagonal"]  # 16^2 - 16, computed from the side
     bad = prose(16, answers, num, ["arbitrary: the known entries are exactly the diagonal"], 28)
     assert "1 of 28 numeric checks FAIL" in bad["numbers"] and "not confirmed" in bad["numbers"]
 
 
 def test_proof_states_the_derived_ratio():
-    text = proof_text(16)["proof_off_diagonal"]
+    text = proof_text(16)["off_diagonal"]
     assert sp.latex(ratio()) in text and sp.latex(ratio_sq_minus_one()) in text
     assert sp.simplify(ratio() ** 2 - 1 - ratio_sq_minus_one()) == 0
