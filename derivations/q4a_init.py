@@ -24,7 +24,6 @@ from derivations.core import Context, Derivation, Result, Section, Step
 x = sp.Symbol("x", real=True)  # a parameter's value
 n_in = sp.Symbol("n", integer=True, positive=True)  # a layer's fan-in
 a_bound = sp.Symbol("a", positive=True)  # half-width of a uniform
-neg_slope = sp.Symbol("a_{slope}", positive=True)  # kaiming_uniform_'s `a` (negative slope)
 sigma_w = sp.Symbol("sigma_w", positive=True)
 m_x, s_x = sp.Symbol("mu_x", real=True), sp.Symbol("s_x", positive=True)  # input mean, std
 c_target = sp.Symbol("c", positive=True)  # a width-independent target variance factor
