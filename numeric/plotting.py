@@ -57,6 +57,7 @@ def save_figure(fig, ctx, qid: str, name: str, caption: str) -> dict[str, str]:
             os.close(fd)
             try:
                 fig.savefig(tmp, format=ext, metadata={"CreationDate": None} if ext == "pdf" else {"Date": None})
+                os.chmod(tmp, 0o644)  # mkstemp makes 0600; figures are for everyone to read
                 os.replace(tmp, target)
             finally:
                 if os.path.exists(tmp):
