@@ -209,7 +209,9 @@ def bias_section() -> Section:
     return Section(
         answers={
             "bias_correction": sp.sstr(corr),
-            "expected_m_t": sp.sstr(mu * sp.expand(sp.simplify((1 - beta) * closed))),  # from the geometric sum
+            "expected_m_t": sp.sstr(
+                mu * sp.expand(sp.simplify((1 - beta) * closed))
+            ),  # from the geometric sum
         },
         derivations=[_bias_derivation(), _nonstationary_derivation()],
         text=text,

@@ -56,29 +56,38 @@ def closed_form_section(axis: int, closed_form: Callable[..., dict[str, Any]], c
         gamma, beta, dy = params(d, n, ctx.seed, torch.float64)
         ref = torch_reference(axis, case.x, gamma, beta, dy)
         mine = closed_form(case.x, gamma, dy)
-        checks.append(compare_all(f"closed form vs torch autograd: {case.name}", mine, ref, case.tolerance, case.why))
+        checks.append(
+            compare_all(f"closed form vs torch autograd: {case.name}", mine, ref, case.tolerance, case.why)
+        )
         errs = (float(max_rel_error(mine[k], ref[k])) for k in ("dx", "dgamma", "dbeta"))
         rows.append([case.name, f"{n} x {d}", *errs, case.tolerance])
     checks.append(jacobian_check(axis, (5, 3) if axis == 0 else (3, 5), ctx.seed))
     worst = max(c.error for c in checks)
     kernel, group, size = ("BatchNorm", "feature", "N") if axis == 0 else ("LayerNorm", "example", "D")
     failed = [c.name for c in checks if not c.passed]
-    verdict = (f"All {len(checks)} checks pass." if not failed
-               else f"{len(failed)} of {len(checks)} checks FAIL: {'; '.join(failed)}.")
+    verdict = (
+        f"All {len(checks)} checks pass."
+        if not failed
+        else f"{len(failed)} of {len(checks)} checks FAIL: {'; '.join(failed)}."
+    )
     return Section(
         checks=checks,
-        tables={"closed_form_vs_torch": {
-            "columns": ["input", "shape", "dX error", "dgamma error", "dbeta error", "tolerance"],
-            "rows": rows,
-            "caption": f"Derived {kernel} gradients vs torch autograd (float64, max-norm relative error).",
-        }},
+        tables={
+            "closed_form_vs_torch": {
+                "columns": ["input", "shape", "dX error", "dgamma error", "dbeta error", "tolerance"],
+                "rows": rows,
+                "caption": f"Derived {kernel} gradients vs torch autograd (float64, max-norm relative error).",
+            }
+        },
         metrics={"closed_form_max_error": worst},
-        text={"numeric_check": (
-            f"Evaluated numerically, the derived formulas {'agree' if not failed else 'do NOT all agree'} with torch "
-            f"autograd through its own {kernel} kernel on {len(rows)} inputs, including ${size} = 2$, a constant {group} "
-            f"($\\sigma^2 = 0$, so $\\epsilon$ alone sets the scale), an offset of {_power_of_ten(OFFSET)} and a scale of "
-            f"{_power_of_ten(TINY)}: the largest max-norm relative error is {worst:.1e}. {verdict}"
-        )},
+        text={
+            "numeric_check": (
+                f"Evaluated numerically, the derived formulas {'agree' if not failed else 'do NOT all agree'} with torch "
+                f"autograd through its own {kernel} kernel on {len(rows)} inputs, including ${size} = 2$, a constant {group} "
+                f"($\\sigma^2 = 0$, so $\\epsilon$ alone sets the scale), an offset of {_power_of_ten(OFFSET)} and a scale of "
+                f"{_power_of_ten(TINY)}: the largest max-norm relative error is {worst:.1e}. {verdict}"
+            )
+        },
     )
 
 
