@@ -58,7 +58,7 @@ class Question:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("q1a", "1A Dropout equivalence to l2 regularization", (q1_dropout.derive, q1a_dropout.check)),
+    Question("q1a", "1A Dropout equivalence to ℓ2 regularization", (q1_dropout.derive, q1a_dropout.check)),
     Question("q1b", "1B Dropout code: loss vs dropout rate", (q1b_dropout_plot.run,)),
     Question("q2a", "2A BatchNorm backpropagation", (q2_batchnorm.derive, q2a_batchnorm.check)),
     Question("q2b", "2B BatchNorm from scratch", (q2b_batchnorm.check,)),
@@ -71,7 +71,7 @@ QUESTIONS: tuple[Question, ...] = (
         (q4a_init.derive, q4a_numeric.check, q4a_histograms.run),
     ),
     Question("q4b", "4B SGD and weight decay", (q4b_weight_decay.derive, q4b_numeric.check)),
-    Question("q4c", "4C Optimizers: Adam bias correction, l2 vs decoupled decay, AdamW", (q4c_adam.derive, q4c_numeric.check)),
+    Question("q4c", "4C Optimizers: Adam bias correction, ℓ2 vs decoupled decay, AdamW", (q4c_adam.derive, q4c_numeric.check)),
     Question("q4d", "4D Comparing optimizers", (q4d_optimizers.run,)),
     Question("q4e", "4E Data augmentation", (q4e_augmentation.run,)),
     Question("q5a", "5A Continuous Bag of Words (CBOW)", (q5a_cbow.run,)),
