@@ -25,11 +25,18 @@ sysdeps:
 report: deps sysdeps
 	$(PY) build.py
 
+# The default suite (fast), then the slow tests: the end-to-end quick build and the largest
+# concrete Jacobians.
 test: deps sysdeps
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m slow
 
 bench: deps
 	$(PY) benchmarks/bench_derivations.py
+	$(PY) benchmarks/bench_norms.py
+	$(PY) benchmarks/bench_mnist.py
+	$(PY) benchmarks/bench_cbow.py
+	$(PY) benchmarks/bench_build.py
 
 lint:
 	$(PY) -m ruff check .
