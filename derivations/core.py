@@ -249,7 +249,7 @@ class Section:
             derivs.append(d.to_json(cs))
         checks = step_checks + list(self.checks)
         return {
-            "answers": self.answers,
+            "answer": self.answers,  # the issues name the path q1a.answer.f
             "derivations": derivs,
             "checks": [c.to_json() for c in checks],
             "figures": self.figures,

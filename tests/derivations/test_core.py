@@ -54,7 +54,7 @@ def test_result_callable_and_section_json():
     d = _derivation(Step(x, x, "trivial"))
     assert d.result.callable()(2.0, 3.0) == 5.0
     js = Section(answers={"a": 1}, derivations=[d]).to_json()
-    assert js["passed"] is True and js["checks"][0]["passed"] is True
+    assert js["answer"] == {"a": 1} and js["passed"] is True and js["checks"][0]["passed"] is True
     assert js["derivations"][0]["steps"][0]["check"]["passed"] is True
 
 

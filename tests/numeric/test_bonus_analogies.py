@@ -64,6 +64,6 @@ def test_run_reports_every_candidate(ctx):
     words = cat_words + [f"filler{i}" for i in range(400)]
     save_embeddings(ctx.out_dir / "cbow", rng.normal(size=(len(words), D)).astype(np.float32), words, {})
     sec = run(ctx).to_json()
-    assert len(sec["answers"]["candidates"]) == len(CANDIDATES)
+    assert len(sec["answer"]["candidates"]) == len(CANDIDATES)
     assert len(sec["tables"]["analogies"]["rows"]) == len(CANDIDATES)
     assert not sec["passed"]  # random vectors hold no 3 analogies: the check fails, as it should

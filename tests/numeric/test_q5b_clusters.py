@@ -30,14 +30,14 @@ def test_clusters_from_structured_vectors(ctx):
     words = _write(ctx, noise=0.1)
     sec = run(ctx).to_json()
     assert sec["passed"], [c for c in sec["checks"] if not c["passed"]]
-    cl = sec["answers"]["clusters"]
+    cl = sec["answer"]["clusters"]
     assert len(cl) == 10 and all(len(set(c)) == 10 for c in cl)
     from numeric.q5a_cbow import load_embeddings
 
     vecs, _ = load_embeddings(ctx.out_dir)
     for cat, c in zip(SEED_CATEGORIES, cl, strict=True):
         assert c[0] == seed_word(vecs, words, cat)[0]
-    desc = dict(zip(SEED_CATEGORIES, sec["answers"]["descriptions"], strict=True))
+    desc = dict(zip(SEED_CATEGORIES, sec["answer"]["descriptions"], strict=True))
     assert desc["numbers"] == "10/10 are numbers"  # 16 numbers, tight: all 9 neighbours are numbers
     # "her" is a possessive placed with the object pronouns here: the other 9 possessives are
     # found, and the count says 9, not 10

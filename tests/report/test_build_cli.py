@@ -127,7 +127,7 @@ def test_build_writes_results_and_report_then_takes_stages_from_the_cache(tmp_pa
     assert set(info) >= {"config", "seeds", "versions", "device", "quick", "stage_seconds", "questions"}
     assert info["quick"] is True and set(info["stage_seconds"]) == {"qa", "qb"}
     assert info["cache"] == {"qa": "ran", "qb": "ran"} and info["device"]["used"] == "cpu"
-    assert results["qa"]["answers"] == {"value": 0.5} and results["qa"]["passed"]
+    assert results["qa"]["answer"] == {"value": 0.5} and results["qa"]["passed"]
     page = (tmp_path / "report.html").read_text()
     assert "DRAFT" in page and "<svg" in page and "Question 1A First" in page
     assert (tmp_path / "report.tex").is_file()

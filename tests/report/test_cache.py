@@ -107,10 +107,10 @@ def test_entries_round_trip_and_record_the_stage_artifacts(tmp_path):
     before = cache.snapshot(tmp_path)
     _write(tmp_path / "figures/q1b_loss.svg", "<svg/>")
     _write(tmp_path / "q5a/embeddings.npy", "vectors")
-    section = {"answers": {"b": 1, "a": 2}, "passed": True}
+    section = {"answer": {"b": 1, "a": 2}, "passed": True}
     store.store("q1b", "k1", section, 1.5, before)
     entry = store.load("q1b", "k1")
-    assert entry["section"] == section and list(entry["section"]["answers"]) == ["b", "a"]
+    assert entry["section"] == section and list(entry["section"]["answer"]) == ["b", "a"]
     assert set(entry["artifacts"]) == {"figures/q1b_loss.svg", "q5a/embeddings.npy"}
     assert store.load("q1b", "k2") is None
     assert not list((tmp_path / "cache").glob("*.tmp")) and not list((tmp_path / "cache").glob(".*"))
