@@ -106,7 +106,7 @@ def _problem_notation() -> Derivation:
         Step(
             u["weight_decay"].subs(lambda_wd, lam),
             u["l2"],
-            r"with $\lambda_{wd} = 2 \lambda_{\ell_2}$ (the solution for every $w$) they coincide",
+            f"with $\\lambda_{{wd}} = {tex(lam)}$ (the solution for every $w$) they coincide",
         ),
     ]
     return Derivation(
@@ -114,7 +114,8 @@ def _problem_notation() -> Derivation:
         "l2 regularisation equals weight decay for SGD (problem's notation)",
         steps,
         Result("lambda_wd", lam, (lambda_l2,)),
-        statement=r"For every weight vector $w$ and data gradient $g$: $w - (g + \lambda_{wd} w) = w - \nabla_w(\mathcal{L}_{data} + \lambda_{\ell_2} \sum_i w_i^2)$ if and only if $\lambda_{wd} = 2\lambda_{\ell_2}$.",
+        statement=r"For every weight vector $w$ and data gradient $g$: $w - (g + \lambda_{wd} w) = w - \nabla_w(\mathcal{L}_{data}"
+        rf" + \lambda_{{\ell_2}} \sum_i w_i^2)$ if and only if $\lambda_{{wd}} = {tex(lam)}$.",
         argument=f"Shown on a {VECTOR_D}-vector; each coordinate's equation involves only that coordinate, so the same holds in any dimension. Equal one-step maps give equal trajectories from the same start, by induction on the step count.",
     )
 
@@ -138,12 +139,13 @@ def _with_learning_rate() -> Derivation:
         Step(
             u["weight_decay"].subs(lambda_wd, lam),
             u["l2"],
-            r"equal for every $w, g$ iff $\lambda_{wd} = 2\lambda_{\ell_2}$: the learning rate cancels",
+            f"equal for every $w, g$ iff $\\lambda_{{wd}} = {tex(lam)}$: the learning rate cancels",
         ),
         Step(
             u["decay_unscaled"].subs(lambda_wd_lr, lam_unscaled),
             u["l2"],
-            r"a decay not multiplied by $\eta$, $(1 - \lambda_{wd}') w - \eta g$, needs $\lambda_{wd}' = 2 \eta \lambda_{\ell_2}$",
+            r"a decay not multiplied by $\eta$, $(1 - \lambda_{wd}') w - \eta g$, needs"
+            f" $\\lambda_{{wd}}' = {tex(lam_unscaled)}$",
         ),
     ]
     return Derivation(
@@ -151,7 +153,8 @@ def _with_learning_rate() -> Derivation:
         "The same equivalence with a learning rate",
         steps,
         Result("lambda_wd_unscaled", lam_unscaled, (eta, lambda_l2)),
-        statement=r"With a learning rate: $w - \eta(g + \lambda_{wd} w)$ equals the $\ell_2$ step iff $\lambda_{wd} = 2 \lambda_{\ell_2}$; a decay outside the learning rate must be $\lambda_{wd}' = 2\eta\lambda_{\ell_2}$, so its optimal value is tied to $\eta$.",
+        statement=rf"With a learning rate: $w - \eta(g + \lambda_{{wd}} w)$ equals the $\ell_2$ step iff $\lambda_{{wd}} = {tex(lam)}$;"
+        rf" a decay outside the learning rate must be $\lambda_{{wd}}' = {tex(lam_unscaled)}$, so its optimal value is tied to $\eta$.",
     )
 
 
