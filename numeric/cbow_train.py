@@ -80,6 +80,8 @@ class TrainState:
     epoch_batches: list[int] = field(default_factory=list)  # batches in each epoch
     epoch_seconds: list[float] = field(default_factory=list)  # training time of each epoch
     examples: int = 0  # examples seen
+    epoch_loadavg: list[float] = field(default_factory=list)  # 1-min load average at each epoch's end
+    threads: int = 0  # torch threads of the last epoch trained
     resumed_from: int | None = None  # the epoch a checkpoint gave, if any
 
     @property
@@ -116,6 +118,8 @@ def save_checkpoint(state: TrainState, path: Path) -> None:
         "epoch_batches": state.epoch_batches,
         "epoch_seconds": state.epoch_seconds,
         "examples": state.examples,
+        "epoch_loadavg": state.epoch_loadavg,
+        "threads": state.threads,
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
@@ -142,6 +146,8 @@ def load_checkpoint(path: Path, config: TrainConfig, vocab_size: int) -> TrainSt
     state.epoch_batches = list(payload["epoch_batches"])
     state.epoch_seconds = list(payload["epoch_seconds"])
     state.examples = int(payload["examples"])
+    state.epoch_loadavg = list(payload.get("epoch_loadavg", []))
+    state.threads = int(payload.get("threads", 0))
     state.resumed_from = state.epoch
     return state
 
@@ -229,6 +235,8 @@ def _train(
                 bar.set_postfix(loss=f"{state.losses[-1]:.3f}")
         state.epoch_seconds.append(time.perf_counter() - t0)
         state.epoch_batches.append(n_batches)
+        state.epoch_loadavg.append(os.getloadavg()[0])
+        state.threads = torch.get_num_threads()
         state.examples += len(targets)
         state.epoch = epoch + 1
         bar.close()

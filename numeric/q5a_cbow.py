@@ -30,10 +30,13 @@ from numeric.q5a_report import q5a_tables, q5a_text, sweep
 from numeric.shakespeare_data import Corpus, load_corpus, make_pairs, one_hot_mean
 
 FULL = TrainConfig(corpus="complete_works", dim=100, batch_size=1024, epochs=5, lr=1e-2, lr_final=0.05)
-QUICK = TrainConfig(corpus="tiny_shakespeare", dim=50, batch_size=1024, epochs=2, lr=1e-2, lr_final=0.05)
+QUICK = TrainConfig(corpus="tiny_shakespeare", dim=100, batch_size=1024, epochs=6, lr=1e-2, lr_final=0.05)
 EMBEDDING_KIND = "input"  # encoder rows: the problem set's embedding space (the others are scored too)
 PROBES = ["king", "love", "my", "father", "sword", "night", "rome", "speak"]
 LOSS_DROP_TOL = 0.9  # the last epoch's mean loss must be below 90% of the first batch's (log V)
+
+
+THREADS_QUICK = 1  # tiny-shakespeare's small products: one thread (see q5a_report.sweep); full: torch's
 
 
 def config_for(ctx: Context) -> TrainConfig:
@@ -112,9 +115,13 @@ def _equivalence_checks(state: TrainState, corpus: Corpus, contexts: torch.Tenso
         lsm = torch.nn.LogSoftmax(dim=1)(model.decoder(bag))
         nll = torch.nn.NLLLoss()(lsm, targets)
         fused = model.loss(contexts, targets, fused=True)
+    # max-norm relative error: entries are sums of 4 terms that can cancel to near zero, where an
+    # entry-wise relative error measures float32 round-off of the terms, not a disagreement
+    err = float((bag - linear).abs().max() / linear.abs().max())
     return [
-        compare("encoder: mean of embedding rows = Linear on averaged one-hots", bag, linear, TOL_FLOAT32,
-                "EmbeddingBag(mean) vs Linear(V, D, bias=False) on the averaged one-hot contexts (float32)"),
+        bound("encoder: mean of embedding rows = Linear on averaged one-hots", err, TOL_FLOAT32,
+              "EmbeddingBag(mean) vs Linear(V, D, bias=False) on the averaged one-hot contexts (float32), "
+              "max |difference| / max |entry|"),
         compare("fused softmax cross-entropy = NLLLoss(LogSoftmax)", fused, nll, TOL_FLOAT32,
                 "fused decoder loss vs torch's LogSoftmax + NLLLoss on a batch of the trained model"),
     ]
@@ -124,7 +131,8 @@ def run(ctx: Context) -> Section:
     cfg = config_for(ctx)
     corpus = load_corpus(ctx.data_dir, cfg.corpus, cfg.min_count)
     folder = Path(ctx.out_dir) / "cbow"
-    state = train(cfg, corpus, folder, on_epoch=lambda st: loss_figures(st, ctx), probes=PROBES)
+    state = train(cfg, corpus, folder, on_epoch=lambda st: loss_figures(st, ctx), probes=PROBES,
+                  threads=THREADS_QUICK if ctx.quick else None)
     figures = loss_figures(state, ctx)
     vecs = state.model.embeddings(EMBEDDING_KIND).numpy()
     save_embeddings(folder, vecs, corpus.vocab.words, {"train": cfg.to_json(), "embedding": EMBEDDING_KIND})
@@ -188,6 +196,9 @@ def run(ctx: Context) -> Section:
         "gensim_config": gens.config.__dict__,
         "quality": quality,
         "resumed_from_epoch": state.resumed_from,
+        "torch_threads": state.threads,
+        "epoch_loadavg": state.epoch_loadavg,
+        "epoch_seconds": state.epoch_seconds,
         "batches": len(state.losses),
         "examples": state.examples,
         "dimension_sweep": dims,

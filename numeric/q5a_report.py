@@ -32,7 +32,9 @@ def sweep(ctx: Context, base: TrainConfig) -> list[dict[str, Any]]:
     rows = []
     for d in dims:
         cfg = dataclasses.replace(base, corpus="tiny_shakespeare", dim=d, epochs=1 if ctx.quick else 3)
-        st = train(cfg, corpus, Path(ctx.out_dir) / "cbow" / f"sweep_d{d}", progress=False)
+        # one thread: these small products gain little from a second one, and on shared cores
+        # OpenMP barriers waiting for descheduled threads can make small steps 10x slower
+        st = train(cfg, corpus, Path(ctx.out_dir) / "cbow" / f"sweep_d{d}", progress=False, threads=1)
         rows.append({
             "dim": d,
             "epochs": cfg.epochs,
@@ -91,7 +93,8 @@ def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se
             f"A full-softmax CBOW with D = {cfg.dim} trained on {corpus.name.replace('_', ' ')} "
             f"({corpus.n_tokens} tokens, {answers['vocab_size']} words occurring at least {cfg.min_count} times) "
             f"for {state.epoch} epochs in {answers['train_seconds']:.0f} s of training "
-            f"({answers['examples_per_second']:.0f} examples/s); its final mean loss is {answers['final_loss']:.3f} nats "
+            f"({answers['examples_per_second']:.0f} examples/s on {state.threads} CPU threads; mean 1-minute load "
+            f"average at the epochs' ends {np.mean(state.epoch_loadavg or [float('nan')]):.1f}); its final mean loss is {answers['final_loss']:.3f} nats "
             f"(uniform guessing: $\\log V$ = {math.log(answers['vocab_size']):.3f}). Its nearest-neighbour category hit "
             f"rate is {ours:.3f}, {verdict} gensim's {ref:.3f} (one standard error: {se:.3f})."
         ),
