@@ -99,7 +99,7 @@ def loss_figures(state: TrainState, ctx: Context) -> dict[str, dict[str, str]]:
             ax.set_yscale("log")
         ax.set_xlabel("batches processed since the start" + (" (log)" if log else ""))
         ax.set_ylabel("NLL loss (nats)" + (" (log)" if log else ""))
-        ax.set_title(f"CBOW training loss, {state.config.corpus}, D = {state.config.dim}" + (", log-log" if log else ""))
+        ax.set_title(f"CBOW training loss, {state.config.corpus.replace('_', ' ')}, D = {state.config.dim}" + (", log-log" if log else ""))
         ax.legend()
         cap = (f"Loss of every batch against batches processed ({len(losses)} batches, {state.epoch} epochs; "
                f"dotted lines: epoch ends){', log-log axes' if log else ''}.")
