@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 import sympy as sp
 
@@ -152,6 +153,21 @@ def _check_by_substitution(diff: sp.Matrix, points: int, seed: int) -> tuple[boo
     return worst == 0.0, worst
 
 
+def _as_expr(expr: Any) -> Any:
+    return sp.Matrix(expr) if isinstance(expr, sp.MatrixBase) else sp.sympify(expr)
+
+
+def _atoms_with_names(expr: Any, args: Sequence[Any]) -> list[Any]:
+    atoms = set(_as_expr(expr).atoms(sp.Symbol, sp.IndexedBase)) | set(args)
+    return sorted((a for a in atoms if hasattr(a, "name")), key=lambda a: str(a.name))
+
+
+def _identifier(name: str, n: int) -> str:
+    """A Python identifier close to a LaTeX name: ``\\hat{x}_{1}`` -> ``hat_x_1_<n>``."""
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+    return f"{cleaned or 'v'}_{n}" if cleaned[:1].isalpha() else f"v_{cleaned}_{n}"
+
+
 def latex(expr: Any) -> str:
     """SymPy's LaTeX for expressions; strings are taken to be LaTeX already."""
     from derivations.symbols import LATEX_NAMES
@@ -170,8 +186,29 @@ class Result:
     args: tuple[sp.Symbol, ...] = ()
 
     def callable(self, modules: str | Sequence[str] = "numpy") -> Callable[..., Any]:
-        """``expr`` as a numeric function of ``args`` (via `sympy.lambdify`)."""
-        return sp.lambdify(self.args, self.expr, modules=modules)
+        """``expr`` as a numeric function of ``args`` (via `sympy.lambdify`).
+
+        Symbols and indexed bases whose names are LaTeX (``\\hat{x}``) rather than Python
+        identifiers are renamed first, so every result compiles.
+        """
+        rename = {
+            a: type(a)(_identifier(a.name, n), **getattr(a, "assumptions0", {}))
+            if isinstance(a, sp.Symbol)
+            else sp.IndexedBase(_identifier(a.name, n))
+            for n, a in enumerate(_atoms_with_names(self.expr, self.args))
+            if not a.name.isidentifier()
+        }
+        expr = _as_expr(self.expr).xreplace(rename)
+        args = tuple(rename.get(a, a) for a in self.args or self.free_args())
+        return sp.lambdify(args, expr, modules=modules)
+
+    def free_args(self) -> tuple[Any, ...]:
+        """The arguments used when ``args`` is empty: free symbols and indexed bases, by name."""
+        e = _as_expr(self.expr)
+        bases = e.atoms(sp.IndexedBase)
+        labels = {b.label for b in bases}
+        symbols = {s for s in e.free_symbols if isinstance(s, sp.Symbol) and s not in labels}
+        return tuple(sorted(symbols | bases, key=lambda a: str(a.name)))
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "latex": latex(self.expr), "sympy": sp.sstr(self.expr)}
@@ -204,7 +241,7 @@ class Derivation:
     def to_json(self, checks: Sequence[Check] | None = None) -> dict[str, Any]:
         steps = [s.to_json() for s in self.steps]
         if checks is not None:
-            for s, c in zip(steps, checks):
+            for s, c in zip(steps, checks, strict=False):
                 s["check"] = c.to_json()
         return {
             "name": self.name,

@@ -16,7 +16,7 @@ N = sp.Symbol("N", integer=True, positive=True)
 D = sp.Symbol("D", integer=True, positive=True)
 t = sp.Symbol("t", integer=True, positive=True)
 # Index variables for index notation.
-i, j, k, l = sp.symbols("i j k l", integer=True, positive=True)
+i, j, k, l = sp.symbols("i j k l", integer=True, positive=True)  # noqa: E741 (index notation)
 # Normalisation: epsilon > 0 (numerical stability), variance sigma^2 >= 0.
 eps = sp.Symbol("epsilon", positive=True)
 # Optimisers: decay rates beta, beta_1, beta_2 in (0, 1); learning rate eta > 0; lambdas >= 0.

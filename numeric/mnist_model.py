@@ -24,7 +24,7 @@ def make_mlp(sizes: tuple[int, ...] = LAYER_SIZES, seed: int | None = None) -> n
     if seed is not None:
         torch.manual_seed(seed)
     layers: list[nn.Module] = [nn.Flatten()]
-    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
         layers.append(nn.Linear(fan_in, fan_out))
         if k < len(sizes) - 2:
             layers.append(nn.ReLU())
