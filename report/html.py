@@ -49,11 +49,12 @@ def tt(value: Any) -> Markup:
 
 _SVG_PROLOG = re.compile(r"^.*?(?=<svg\b)", re.S)
 _SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.S | re.I)
+_METADATA = re.compile(r"<metadata\b.*?</metadata\s*>", re.S | re.I)  # RDF: text, not picture
 _ID = re.compile(r'\bid="([^"]+)"')
 
 
 def inline_svg(path: Path, prefix: str) -> Markup | None:
-    """The SVG file at ``path`` as markup to inline: XML prolog and scripts dropped, every id
+    """The SVG file at ``path`` as markup to inline: XML prolog, scripts and metadata dropped, every id
     prefixed with ``prefix`` (several matplotlib figures on one page must not share ids).
     None when the file is missing or holds no ``<svg>``."""
     try:
@@ -62,7 +63,7 @@ def inline_svg(path: Path, prefix: str) -> Markup | None:
         return None
     if "<svg" not in text:
         return None
-    text = _SCRIPT.sub("", _SVG_PROLOG.sub("", text, count=1))
+    text = _METADATA.sub("", _SCRIPT.sub("", _SVG_PROLOG.sub("", text, count=1)))
     ids = set(_ID.findall(text))
     for old in sorted(ids, key=len, reverse=True):
         new = f"{prefix}-{old}"

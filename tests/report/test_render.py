@@ -168,3 +168,18 @@ def test_long_display_math_wraps_at_top_level_operators_only():
     out = mathml.to_mathml_wrapping(long)
     assert out.startswith('<div class="math-long"') and out.count("<math") == 40
     assert mathml.to_mathml_wrapping("a + b").count("<math") == 1
+
+
+def test_inline_svg_drops_scripts_and_metadata_and_prefixes_ids(tmp_path):
+    from report.html import inline_svg
+
+    svg = tmp_path / "f.svg"
+    svg.write_text(
+        '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><metadata><rdf:RDF>'
+        "<dc:format>image/svg+xml</dc:format></rdf:RDF></metadata><script>alert(1)</script>"
+        '<defs><path id="p1"/></defs><use href="#p1"/></svg>'
+    )
+    out = str(inline_svg(svg, "q1b-f0"))
+    assert out.startswith("<svg") and "image/svg+xml" not in out and "alert" not in out
+    assert 'id="q1b-f0-p1"' in out and 'href="#q1b-f0-p1"' in out
+    assert inline_svg(tmp_path / "missing.svg", "x") is None
