@@ -43,7 +43,7 @@ class _DecoderCrossEntropy(torch.autograd.Function):
         h, weight, probs, target = ctx.saved_tensors
         # d loss / d logits = (softmax - one_hot(target)) / B, built in the saved buffer
         g = probs  # backward runs once (no retain_graph), so the buffer may be reused
-        g.scatter_add_(1, target[:, None], torch.full((g.shape[0], 1), -1.0, dtype=g.dtype))
+        g.scatter_add_(1, target[:, None], torch.full((g.shape[0], 1), -1.0, dtype=g.dtype, device=g.device))
         g.mul_(grad_loss / g.shape[0])
         return g @ weight, g.t() @ h, g.sum(dim=0), None
 
