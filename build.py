@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from derivations.core import Check, Context, Section
 from numeric.datasets import DataError, resolve_data_dir
+from numeric.files import write_json_atomic
 from registry import BY_ID, QUESTIONS, Question
 from report import cache as stage_cache
 from report.compile import LatexError
-from report.files import write_json_atomic
 from report.render import render
 
 PROBLEM_SET = {"title": "Problem Set 2", "subtitle": "EE 148a, Winter 2026", "source": "problem-set/ps2.md"}

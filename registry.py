@@ -8,8 +8,8 @@ under ``ctx.out_dir``) a question reads, so ``build.py --only`` can run those fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from derivations import (
     q1_dropout,
@@ -29,15 +29,23 @@ from numeric import (
     q2b_batchnorm,
     q3a_layernorm,
     q3b_layernorm,
-    q3c_puzzle as q3c_numeric,
     q4a_histograms,
-    q4a_init as q4a_numeric,
-    q4b_weight_decay as q4b_numeric,
-    q4c_adam as q4c_numeric,
     q4d_optimizers,
     q4e_augmentation,
     q5a_cbow,
     q5b_clusters,
+)
+from numeric import (
+    q3c_puzzle as q3c_numeric,
+)
+from numeric import (
+    q4a_init as q4a_numeric,
+)
+from numeric import (
+    q4b_weight_decay as q4b_numeric,
+)
+from numeric import (
+    q4c_adam as q4c_numeric,
 )
 
 Part = Callable[[Context], Section]

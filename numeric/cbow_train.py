@@ -16,7 +16,6 @@ import dataclasses
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from numeric.cbow import CBOW, nearest
+from numeric.files import atomic_path
 from numeric.shakespeare_data import Corpus, keep_probabilities, make_pairs, subsample
 
 OPTIMIZERS = ("adam", "sgd")
@@ -121,14 +121,8 @@ def save_checkpoint(state: TrainState, path: Path) -> None:
         "epoch_loadavg": state.epoch_loadavg,
         "threads": state.threads,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_checkpoint(path: Path, config: TrainConfig, vocab_size: int) -> TrainState | None:

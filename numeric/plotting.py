@@ -10,8 +10,6 @@ holds their paths relative to ``out_dir`` and the caption, as results.json store
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from numeric.files import atomic_path
 
 STYLE: dict[str, Any] = {
     "figure.figsize": (6.0, 3.6),  # inches; fits a LaTeX text column
@@ -53,15 +53,8 @@ def save_figure(fig, ctx, qid: str, name: str, caption: str) -> dict[str, str]:
     with plt.rc_context(STYLE):
         for ext in ("pdf", "svg"):
             target = folder / f"{qid}_{name}.{ext}"
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=target.name, suffix=".tmp")
-            os.close(fd)
-            try:
+            with atomic_path(target) as tmp:
                 fig.savefig(tmp, format=ext, metadata={"CreationDate": None} if ext == "pdf" else {"Date": None})
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; figures are for everyone to read
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
             entry[ext] = str(target.relative_to(out_dir))
     plt.close(fig)
     return entry

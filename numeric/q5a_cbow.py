@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from derivations.core import Check, Context, Section
 from numeric.cbow_eval import category_hit_rate, neighbour_overlap, top_neighbours, word_categories
 from numeric.cbow_train import TrainConfig, TrainState, train
 from numeric.checks import TOL_FLOAT32, bound, compare
+from numeric.files import atomic_path
 from numeric.gensim_reference import GensimConfig, train_gensim
 from numeric.plotting import new_figure, save_figure
 from numeric.q5a_report import q5a_tables, q5a_text, sweep
@@ -44,14 +43,8 @@ def config_for(ctx: Context) -> TrainConfig:
 
 
 def _write_atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_embeddings(folder: Path, vectors: np.ndarray, words: list[str], meta: dict[str, Any]) -> None:

@@ -6,5 +6,5 @@
 - `report.latex`, `report.mathml`, `report.html`: the two output formats (Jinja environments, filters);
 - `report.compile`: latexmk / pdflatex, with the relevant log lines on failure;
 - `report.render`: one results.json in, the report files out (``python -m report.render build/results.json``);
-- `report.cache`, `report.files`: stage cache keys and atomic writes, used by ``build.py``.
+- `report.cache`: stage cache keys, used by ``build.py`` (atomic writes: `numeric.files`).
 """

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from report.files import write_json_atomic
+from numeric.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("derivations", "numeric")  # the project packages whose source a stage key covers

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from report.files import copy_atomic, write_text_atomic
+from numeric.files import copy_atomic, write_text_atomic
 
 AUX = "_latex"
 TIMEOUT_S = 600  # a full report compiles in seconds; this only stops a hung TeX

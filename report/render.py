@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from numeric.files import write_text_atomic
 from report import compile as texcompile
 from report import html, latex, mathml
-from report.files import write_text_atomic
 from report.view import report_view
 
 

@@ -147,7 +147,7 @@ def test_library_versions_name_python_and_torch():
 
 
 def test_atomic_writes_leave_the_old_file_when_they_fail(tmp_path):
-    from report.files import write_json_atomic
+    from numeric.files import write_json_atomic
 
     target = tmp_path / "results.json"
     write_json_atomic(target, {"b": 1, "a": [1.5, "x"]})
