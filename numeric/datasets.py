@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from numeric.files import atomic_path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -90,18 +91,12 @@ def fetch(data_dir: Path, remote: RemoteFile, verify: bool = True) -> Path:
 
 
 def _download(url: str, target: Path, sha256: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    try:
+    with atomic_path(target) as tmp:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 h.update(chunk)
                 out.write(chunk)
         if h.hexdigest() != sha256:
             raise DataError(f"checksum mismatch (got {h.hexdigest()})")
-        os.replace(tmp, target)
-        return target
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return target
