@@ -69,11 +69,18 @@ def batchnorm_forward(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> tuple
             f"Expected more than 1 value per channel when training, got x of shape {tuple(x.shape)}"
         )
     with torch.no_grad():
-        var, mean = torch.var_mean(x, dim=0, correction=0)  # one fused pass over x
+        # Batch sums as matrix-vector products: torch.var_mean over dim 0 (a strided Welford
+        # reduction) takes 13 ms on a (4096, 1024) float32 input here, the two passes below 1 ms.
+        # Two passes (centre, then square) keep the variance exact for large offsets.
+        ones = x.new_ones(x.shape[0])
+        mean = torch.mv(x.t(), ones).div_(x.shape[0])
+        xhat = x - mean
+        out = torch.mul(xhat, xhat)  # the squares, in the output's buffer until it is written
+        var = torch.mv(out.t(), ones).div_(x.shape[0])
         check_finite_stats("x", mean, var)
         rstd = (var + eps).rsqrt_()
-        xhat = (x - mean).mul_(rstd)
-        out = torch.addcmul(beta, xhat, gamma)
+        xhat.mul_(rstd)
+        torch.addcmul(beta, xhat, gamma, out=out)
     cache = BatchNormCache(xhat, rstd, gamma.detach(), mean, var, True, numpy_in)
     return restore(numpy_in, out)[0], cache
 
