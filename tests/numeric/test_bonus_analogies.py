@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from numeric.bonus_analogies import CANDIDATES, N_CONTROLS, TOP_K, control_words, evaluate, run
-from numeric.cbow_eval import CATEGORIES
+from numeric.bonus_analogies import (
+    CANDIDATES,
+    N_CONTROLS,
+    TOP_K,
+    control_words,
+    evaluate,
+    independent_rank,
+    run,
+)
+from numeric.cbow_eval import CATEGORIES, cos_add, rank_of
 from numeric.q5a_cbow import save_embeddings
 
 D = 40
@@ -67,3 +75,14 @@ def test_run_reports_every_candidate(ctx):
     assert len(sec["answer"]["candidates"]) == len(CANDIDATES)
     assert len(sec["tables"]["analogies"]["rows"]) == len(CANDIDATES)
     assert not sec["passed"]  # random vectors hold no 3 analogies: the check fails, as it should
+
+
+def test_independent_rank_agrees_with_cos_add():
+    # the per-analogy check compares the two implementations; they must agree on random vectors
+    v = np.random.default_rng(5).normal(size=(300, D))
+    for a, b, c, d in [(0, 1, 2, 3), (10, 20, 30, 40), (299, 5, 7, 100), (4, 4, 9, 11)]:
+        assert independent_rank(v, (a, b, c), d) == rank_of(cos_add(v, a, b, c, 1)[1], d)
+    # and it is not trivially 1: d's rank is found exactly, here for d planted at b - a + c
+    u = v / np.linalg.norm(v, axis=1, keepdims=True)
+    v[3] = u[1] - u[0] + u[2]
+    assert independent_rank(v, (0, 1, 2), 3) == 1 and independent_rank(v, (7, 8, 9), 3) > 1
