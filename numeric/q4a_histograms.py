@@ -110,20 +110,21 @@ def run(ctx: Context) -> Section:
     pdf, source = init_pdf()
     sec = Section()
     n = stats["init"]["count"]
+    sgd, wd = runs["sgd"].config, runs["sgd_wd"].config.weight_decay
     captions = {
         "init": ("At initialisation", f"All {n:,} parameters of the freshly initialised 784-128-64-10 MLP (seed {ctx.seed}), "
                  "with the derived PDF of Q4A.1 (a mixture of uniforms, one per layer) overlaid.", "derived PDF"),
-        "sgd": (f"After {s.epochs} epochs of SGD", f"All parameters after {s.epochs} epochs of SGD (lr 0.01, batch 64, no "
-                "momentum); the initial PDF for comparison.", "initial PDF"),
-        "sgd_wd": (f"After {s.epochs} epochs of SGD, weight decay 0.01", f"All parameters after {s.epochs} epochs of SGD with "
-                   "weight_decay=0.01; the initial PDF for comparison.", "initial PDF"),
+        "sgd": (f"After {s.epochs} epochs of SGD", f"All parameters after {s.epochs} epochs of SGD (lr {sgd.lr:g}, batch "
+                f"{sgd.batch_size}, momentum {sgd.momentum:g}); the initial PDF for comparison.", "initial PDF"),
+        "sgd_wd": (f"After {s.epochs} epochs of SGD, weight decay {wd:g}", f"All parameters after {s.epochs} epochs of SGD "
+                   f"with weight_decay={wd:g}; the initial PDF for comparison.", "initial PDF"),
     }
     for key, (title, caption, label) in captions.items():
         sec.figures[f"hist_{key}"] = _histogram(ctx, f"hist_{key}", flat[key], title, caption, pdf, span, s.bins, label)
 
     # The histogram at init against the PDF: the mass in each bin, predicted vs counted.
     edges = np.linspace(-0.13, 0.13, 27)
-    mids = np.linspace(-0.13, 0.13, 26 * 200 + 1)
+    mids = np.linspace(-0.13, 0.13, (len(edges) - 1) * 200 + 1)
     dens = pdf(mids)
     cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(mids))])
     expected = np.diff(np.interp(edges, mids, cdf)) * n
@@ -134,7 +135,8 @@ def run(ctx: Context) -> Section:
     p_value = float(scipy.stats.chi2.sf(chi2, dof))
     sec.checks.append(Check("q4a hist: initial parameters follow the derived PDF (chi-square test)",
                             p_value >= P_MIN, 1.0 - p_value, 1.0 - P_MIN,
-                            f"chi-square {chi2:.1f} over {dof} dof (26 bins of width 0.01), p = {p_value:.3g}; "
+                            f"chi-square {chi2:.1f} over {dof} dof ({len(edges) - 1} bins of width "
+                            f"{edges[1] - edges[0]:.2g}), p = {p_value:.3g}; "
                             f"error is 1 - p, rejected below p = {P_MIN:g}"))
     sec.metrics.update({
         "hist_stats": stats,
@@ -148,12 +150,12 @@ def run(ctx: Context) -> Section:
         "rows": [[name, round(stats[k]["std"], 5), round(stats[k]["excess_kurtosis"], 3),
                   round(stats[k]["frac_near_zero"], 4), round(stats[k]["max_abs"], 4),
                   "" if k == "init" else round(100 * runs[k].best_val_acc, 2)]
-                 for k, name in (("init", "initial"), ("sgd", "after SGD"), ("sgd_wd", "after SGD + weight decay 0.01"))],
+                 for k, name in (("init", "initial"), ("sgd", "after SGD"), ("sgd_wd", f"after SGD + weight decay {wd:g}"))],
         "caption": "Statistics of all parameters of the MLP (weights and biases together).",
     }
     move = movement(states["init"], states["sgd"])
     sec.metrics["hist_sgd_movement"] = move
-    sec.text.update(_prose(stats, runs, s.epochs, p_value, move))
+    sec.text.update(_prose(stats, runs, s.epochs, p_value, move, sec.checks[-1].passed))
     return sec
 
 
@@ -168,8 +170,11 @@ def movement(init: list[torch.Tensor], trained: list[torch.Tensor]) -> dict[str,
 
 
 def _prose(st: dict[str, dict[str, float]], runs: dict[str, TrainResult], epochs: int, chi: float,
-           move: dict[str, float]) -> dict[str, str]:
+           move: dict[str, float], pdf_ok: bool) -> dict[str, str]:
     i, g, d = st["init"], st["sgd"], st["sgd_wd"]
+    cfg = runs["sgd_wd"].config
+    keep = 1 - cfg.lr * cfg.weight_decay  # the factor of one SGD step with weight decay
+    acc, acc_wd = runs["sgd"].best_val_acc, runs["sgd_wd"].best_val_acc
 
     def change(a: float, b: float) -> str:
         return f"from {a:.4g} to {b:.4g} ({100 * (b - a) / abs(a):+.1f}%)"
@@ -182,9 +187,11 @@ def _prose(st: dict[str, dict[str, float]], runs: dict[str, TrainResult], epochs
     wd_dir = "shrinks towards zero" if d["std"] < g["std"] else "does not shrink"
     return {
         "hist_init": (
-            f"The histogram of all {i['count']:,} initial parameters matches the derived staircase PDF "
-            f"(chi-square test against it, p = {chi:.3g}): standard deviation {i['std']:.4f}, excess kurtosis "
-            f"{i['excess_kurtosis']:.2f} (a single uniform has $-1.2$; the mixture of widths makes it more peaked)."
+            f"The histogram of all {i['count']:,} initial parameters "
+            + ("matches the derived staircase PDF" if pdf_ok else "does NOT match the derived staircase PDF")
+            + f" (chi-square test against it, p = {chi:.3g}, rejected below {P_MIN:g}): standard deviation "
+            f"{i['std']:.4f}, excess kurtosis {i['excess_kurtosis']:.2f} (a single uniform has $-1.2$"
+            + ("; the mixture of widths makes it more peaked)." if i["excess_kurtosis"] > -1.2 else ").")
         ),
         "hist_sgd": (
             f"After {epochs} epochs of SGD the distribution is {sgd_shape}: "
@@ -193,23 +200,30 @@ def _prose(st: dict[str, dict[str, float]], runs: dict[str, TrainResult], epochs
             f"standard deviation goes "
             f"{change(i['std'], g['std'])}, the largest magnitude from {i['max_abs']:.3f} to {g['max_abs']:.3f}, "
             f"and the excess kurtosis {change(i['excess_kurtosis'], g['excess_kurtosis'])}: the sharp edges of the "
-            f"uniform steps are smoothed into {tail}, while the bulk barely moves: the median parameter moves "
+            f"uniform steps are smoothed into {tail}, while "
+            f"{'the bulk barely moves' if move['frac_small_change'] > 0.5 else 'most parameters move'}: the median parameter moves "
             f"by {move['median_abs_change']:.2g} ({100 * move['median_abs_change'] / i['std']:.0f}% of the initial "
             f"standard deviation) and {100 * move['frac_small_change']:.0f}% of the parameters move by less than half "
             f"an initial standard deviation. The fraction near zero goes "
             f"{change(i['frac_near_zero'], g['frac_near_zero'])}."
         ),
         "hist_sgd_wd": (
-            f"With weight decay 0.01 the distribution {wd_dir}: compared with plain SGD the standard deviation is "
+            f"With weight decay {cfg.weight_decay:g} the distribution {wd_dir}: compared with plain SGD the standard deviation is "
             f"{d['std']:.4f} instead of {g['std']:.4f} ({100 * (d['std'] / g['std'] - 1):+.1f}%), the fraction of "
             f"parameters with $|w| < {NEAR_ZERO:g}$ is {d['frac_near_zero']:.3f} instead of {g['frac_near_zero']:.3f}, "
-            f"and the excess kurtosis {d['excess_kurtosis']:.2f} instead of {g['excess_kurtosis']:.2f}: a narrower "
-            f"peak at zero. Each step multiplies every weight by $1 - \\eta \\lambda = {1 - 0.01 * 0.01:g}$, so a "
-            f"weight that the data does not push back keeps only ${(1 - 1e-4) ** runs['sgd_wd'].steps:.3f}$ of its "
+            f"and the excess kurtosis {d['excess_kurtosis']:.2f} instead of {g['excess_kurtosis']:.2f}"
+            + (": a narrower peak at zero. " if d["frac_near_zero"] > g["frac_near_zero"]
+               and d["excess_kurtosis"] > g["excess_kurtosis"] else ". ")
+            + f"Each step multiplies every weight by $1 - \\eta \\lambda = {keep:g}$, so a "
+            f"weight that the data does not push back keeps only ${keep ** runs['sgd_wd'].steps:.3f}$ of its "
             f"size after {runs['sgd_wd'].steps} steps. In theory this helps generalisation because weight decay is "
             f"$\\ell_2$ regularisation for SGD (Q4B): it prefers the smallest-norm weights that fit the data, which "
             f"bounds how fast the network's output can change with its input, removes weights that only fit noise, "
             f"and so lowers the effective capacity. Best validation accuracy: "
-            f"{100 * runs['sgd'].best_val_acc:.2f}% without and {100 * runs['sgd_wd'].best_val_acc:.2f}% with decay."
+            f"{100 * acc:.2f}% without and {100 * acc_wd:.2f}% with decay"
+            + (": here decay helped." if acc_wd > acc else
+               f": in this {epochs}-epoch run decay did not help (final training loss "
+               f"{runs['sgd_wd'].train_loss[-1]:.4f} with decay against {runs['sgd'].train_loss[-1]:.4f} without)."
+               if acc_wd < acc else ": the same.")
         ),
     }

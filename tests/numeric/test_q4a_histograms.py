@@ -61,4 +61,7 @@ def test_run_on_a_real_subset(small_data: None, ctx: Context) -> None:
     assert f"{st['sgd_wd']['std']:.4f}" in sec.text["hist_sgd_wd"]  # prose quotes the computation
     (chi,) = [c for c in sec.checks if "chi-square" in c.name]
     assert chi.passed, chi.detail
+    # the prose follows the test's verdict, and quotes the run's lr and weight decay
+    assert "matches the derived staircase PDF" in sec.text["hist_init"] and "NOT" not in sec.text["hist_init"]
+    assert "weight decay 0.01" in sec.text["hist_sgd_wd"] and "0.9999" in sec.text["hist_sgd_wd"]
     assert all(k.startswith("hist_") for k in [*sec.metrics, *sec.text, *sec.figures, *sec.tables])
