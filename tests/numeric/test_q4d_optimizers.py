@@ -48,6 +48,9 @@ def test_adam_weight_decay_is_the_coupled_l2_penalty(section) -> None:
     # weight_decay=0.01 adds 0.01 w to the gradient = d/dw 0.005 sum w^2: the same update
     assert section.metrics["adam_l2_equals_adam_wd"] is True
     assert section.answers["val_acc"]["adam_l2"] == section.answers["val_acc"]["adam_wd"]
+    (check,) = [c for c in section.checks if c.name.startswith("q4d Adam(weight_decay) = Adam with the l2 term")]
+    assert check.passed and check.error == section.metrics["adam_l2_vs_adam_wd_rel_diff"] == 0.0
+    assert "identical weights at the end" in section.text["best_two"]
 
 
 def test_checks_present_and_determinism_passes(section) -> None:
