@@ -98,7 +98,7 @@ def confusion_figure(ctx: Any, counts: torch.Tensor, strength: float, acc: float
         ctx,
         "q4e",
         "rotation_confusion",
-        f"Confusion matrix on the 10,000 validation images of the model trained on small_dataset rotated by "
+        f"Confusion matrix on the {int(c.sum()):,} validation images of the model trained on small_dataset rotated by "
         f"angles drawn from (-{strength:g}, {strength:g}) degrees (best validation accuracy {100 * acc:.2f}%); "
         f"rows are the true digit, columns the prediction.",
     )

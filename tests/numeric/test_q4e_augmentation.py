@@ -58,6 +58,13 @@ def test_four_row_table_and_policy_checks(section) -> None:
     a = sec.answers["val_acc"]["augmented"]
     (check,) = [c for c in sec.checks if c.name == "q4e augmented reaches 90% best validation accuracy"]
     assert check.passed == (a >= 0.90)
+    (beats,) = [c for c in sec.checks if c.name == "q4e augmented beats small copied x10"]
+    assert beats.passed == (a > sec.answers["val_acc"]["small_x10"])
+    assert ("did not beat" in beats.detail) == (not beats.passed)  # the detail follows the verdict
+    # the caption and prose state this run's protocol and sizes, not the full build's
+    assert "same 2-epoch protocol" in sec.tables["datasets"]["caption"] and "2,000 held-out" in sec.tables["datasets"]["caption"]
+    n_small = sec.tables["datasets"]["rows"][0][1]
+    assert f"each of the {n_small:,} images" in sec.text["policy"]
     for key in ("augmentation_grid", "rotation_confusion"):
         assert (Path(ctx.out_dir) / sec.figures[key]["pdf"]).exists()
 
