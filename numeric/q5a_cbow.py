@@ -158,15 +158,18 @@ def run(ctx: Context) -> Section:
     first, last = state.losses[0], float(np.mean(state.losses[-state.epoch_batches[-1] :]))
     seconds = state.train_seconds
     checks = _equivalence_checks(state, corpus, ctxs[pick], tgts[pick]) + [
+        compare("first batch's loss = log V (the decoder starts at zero)", first, math.log(len(corpus.vocab)),
+                TOL_FLOAT32, "mean loss of the first training batch vs log V: zero logits give the uniform softmax"),
         bound("training lowers the loss: last epoch's mean / first batch's", last / first, LOSS_DROP_TOL,
               f"first batch {first:.3f} nats (log V = {math.log(len(corpus.vocab)):.3f}), last epoch {last:.3f}"),
         bound("CBOW neighbours as good as gensim's: gensim hit@1 - ours", ref - ours, se,
               f"nearest-neighbour category hit rate, ours ({EMBEDDING_KIND} vectors) {ours:.3f} vs gensim {ref:.3f}; "
               f"tolerance one standard error over the {n_cat} category words"),
-        Check("embeddings.npy / vocab.json round trip", bool(np.array_equal(loaded, vecs) and words == corpus.vocab.words
-              and loaded.dtype == np.float32 and loaded.shape == (len(corpus.vocab), cfg.dim)), 0.0, 0.0,
-              "np.load gives the model's (V, D) float32 vectors, vocab.json its words in row order"),
     ]
+    round_trip = bool(np.array_equal(loaded, vecs) and words == corpus.vocab.words
+                      and loaded.dtype == np.float32 and loaded.shape == (len(corpus.vocab), cfg.dim))
+    checks.append(Check("embeddings.npy / vocab.json round trip", round_trip, 0.0 if round_trip else 1.0, 0.0,
+                        "np.load gives the model's (V, D) float32 vectors, vocab.json its words in row order"))
     examples_per_s = state.examples / seconds
     answers = {
         "vocab_size": len(corpus.vocab),
@@ -198,5 +201,5 @@ def run(ctx: Context) -> Section:
     }
     section = Section(answers=answers, checks=checks, figures=figures, metrics=metrics)
     section.tables = q5a_tables(state, corpus, quality, probe_rows, nbrs, overlap, dims, gens)
-    section.text = q5a_text(state, corpus, answers, metrics, se)
+    section.text = q5a_text(state, corpus, answers, metrics, se, {c.name: c.passed for c in checks})
     return section

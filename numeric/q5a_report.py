@@ -81,7 +81,15 @@ def q5a_tables(state: TrainState, corpus: Corpus, quality: dict, probe_rows: lis
     }
 
 
-def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se: float) -> dict[str, str]:
+def _verdict(passed: dict[str, bool], prefix: str, yes: str, no: str) -> str:
+    """``yes`` when the check named ``prefix...`` passed, ``no`` when it failed or is missing."""
+    hits = [ok for name, ok in passed.items() if name.startswith(prefix)]
+    return yes if hits and all(hits) else no
+
+
+def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se: float,
+             passed: dict[str, bool]) -> dict[str, str]:
+    """The prose; ``passed`` maps check names to verdicts, so that what the prose calls checked passed."""
     cfg = state.config
     q = metrics["quality"]
     kind = answers["embedding_kind"]
@@ -104,13 +112,17 @@ def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se
             f"tokens. Words map to indices (most frequent first) and back. Each position gives a target and the "
             f"{cfg.window} words before and after it as context; the pairs are index tensors and the one-hot vectors "
             "are never built: averaging one-hot vectors and applying a Linear layer equals averaging the rows of its "
-            "weight, which an EmbeddingBag does (checked below). Frequent words are subsampled each epoch with "
+            "weight, which an EmbeddingBag does "
+            + _verdict(passed, "encoder: mean of embedding rows", "(checked below)", "(but the check of this below FAILED)")
+            + ". Frequent words are subsampled each epoch with "
             f"threshold $t$ = {cfg.sample:g}, keeping each occurrence with probability $\\min(1, (\\sqrt{{f/t}}+1)t/f)$."
         ),
         "model": (
             f"Encoder: Linear $V \\to D$ (no bias) averaged over the {2 * cfg.window} context words. Decoder: Linear "
             "$D \\to V$, LogSoftmax and NLLLoss, computed as one fused softmax cross-entropy that gives the same value "
-            "(checked) and gradients (tested) as torch's. The full softmax is used throughout. Nearest words are by "
+            + _verdict(passed, "fused softmax cross-entropy", "(checked)", "(its check FAILED)")
+            + " and gradients (tested in tests/numeric/test_cbow.py) as torch's. The full softmax is used throughout. "
+            "Nearest words are by "
             f"cosine similarity. The exported vectors are the {kind} ones ({KIND_NAMES[kind]}), the space the problem set "
             f"calls the embedding; on the category test (hit@1) the encoder's rows score {q['cbow input'][1]['overall']:.3f}, "
             f"the decoder's {q['cbow output'][1]['overall']:.3f} and their normalised sum {q['cbow sum'][1]['overall']:.3f}."
@@ -119,18 +131,23 @@ def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se
             f"Adam (lr {cfg.lr:g}, decaying linearly to {cfg.lr * cfg.lr_final:g}), batches of {cfg.batch_size}, "
             f"{cfg.epochs} epochs, weight decay {cfg.weight_decay:g}. Adam scales each parameter's step by its own "
             "gradient history, so rare words' rows, which receive gradients in few batches, still move. The learning "
-            "rate, ten times the common 1e-3, and the batch size were chosen in short trial runs during development "
+            f"rate, {cfg.lr / 1e-3:g} times the common 1e-3, and the batch size were chosen in short trial runs during development "
             "(not repeated by the build): smaller rates learned visibly slower in the few epochs the time budget "
             "allows; the linear decay settles the end. Large batches "
-            "keep the three matrix products big enough to run near the machine's sgemm rate. Subsampling frequent "
-            "words both cuts the work and stops function words from dominating the loss. Regularisation: none beyond "
-            "what subsampling and a few passes over the data give (weight decay 0); the decoder starts at zero "
-            "(so the first batch's loss is exactly $\\log V$) and the encoder at word2vec's small uniform values."
+            f"make the three matrix products per step few and large (one each per {cfg.batch_size} examples). Subsampling frequent "
+            "words both cuts the work and stops function words from dominating the loss. Regularisation: "
+            + ("none beyond what subsampling and a few passes over the data give (weight decay 0)" if cfg.weight_decay == 0
+               else f"weight decay {cfg.weight_decay:g}, besides subsampling and a few passes over the data")
+            + "; the decoder starts at zero (so the first batch's loss is $\\log V$"
+            + _verdict(passed, "first batch's loss = log V", ", checked)", "; its check FAILED)")
+            + " and the encoder at word2vec's small uniform values."
         ),
         "dimensions": (
             "On tiny-shakespeare, the hit rate (encoder / decoder vectors) was "
             + ", ".join(f"{r['hit_rate_input']:.3f} / {r['hit_rate_output']:.3f} at D = {r['dim']}" for r in metrics["dimension_sweep"])
-            + f" (best: D = {best_dim['dim']}); larger D costs proportionally more per example."
+            + f" (best: D = {best_dim['dim']}), with training times "
+            + ", ".join(f"{r['train_seconds']:.1f} s" for r in metrics["dimension_sweep"])
+            + f" for {metrics['dimension_sweep'][0]['epochs']} epochs each."
         ),
         "comparison": (
             f"gensim's CBOW (negative sampling, {metrics['gensim_config']['epochs']} epochs, same window, min_count, "
