@@ -71,3 +71,16 @@ def test_clusters_are_deterministic(ctx):
     assert clusters(v, w) == clusters(v, w)
     with pytest.raises(FileNotFoundError, match="q5a"):
         load_embeddings(ctx.out_dir / "nowhere")
+
+
+def test_cluster_check_fails_when_neighbours_are_wrong(ctx, monkeypatch):
+    # the check re-measures each cluster by a full sort: a neighbour search that skips the
+    # nearest word (returns ranks 2-10 instead of 1-9) must be caught
+    import numeric.q5b_clusters as Q
+    from numeric.cbow_eval import top_neighbours
+
+    _write(ctx, noise=0.3)
+    monkeypatch.setattr(Q, "top_neighbours", lambda v, rows, k: top_neighbours(v, rows, k + 1)[:, 1:])
+    sec = run(ctx)
+    (check,) = [c for c in sec.checks if "re-measured by a full sort" in c.name]
+    assert not check.passed and check.error >= 1
