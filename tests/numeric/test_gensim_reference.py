@@ -17,9 +17,23 @@ def corpus(data_dir) -> Corpus:
     return Corpus(full.name, vocab, vocab.encode(words), len(words))
 
 
-def test_vectors_follow_our_vocabulary_order(corpus):
+def test_vectors_follow_our_vocabulary_order(corpus, monkeypatch):
+    import gensim.models
+
+    models = []
+
+    class Capture(gensim.models.Word2Vec):  # keeps the trained model, to read its vectors by word
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            models.append(self)
+
+    monkeypatch.setattr(gensim.models, "Word2Vec", Capture)
     res = train_gensim(corpus, GensimConfig(dim=16, epochs=1))
     assert res.vectors.shape == (len(corpus.vocab), 16) and res.vectors.dtype == np.float32
+    (model,) = models
+    for i, w in enumerate(corpus.vocab.words):  # row i is gensim's vector of our word i
+        np.testing.assert_array_equal(res.vectors[i], model.wv[w])
+    monkeypatch.undo()
     assert res.seconds > 0
     again = train_gensim(corpus, GensimConfig(dim=16, epochs=1))
     np.testing.assert_array_equal(res.vectors, again.vectors)  # one worker + seed: reproducible
