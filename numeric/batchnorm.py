@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from numeric import _norm_fused
 from numeric._norm_common import (
     as_tensor,
     check_eps,
@@ -43,6 +44,7 @@ class BatchNormCache:
     var: torch.Tensor  # biased (1/N) batch variance, or the running variance in eval mode
     training: bool  # False: statistics were constants (eval mode), so dx = gamma * rstd * dout
     numpy_in: bool
+    fused: bool = False  # made by the compiled kernels (numeric._norm_fused); backward uses them too
 
 
 def _inputs(
@@ -57,17 +59,27 @@ def _inputs(
     return x, gamma, beta, check_eps(eps), numpy_in
 
 
-def batchnorm_forward(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> tuple[Any, BatchNormCache]:
+def batchnorm_forward(
+    x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = False
+) -> tuple[Any, BatchNormCache]:
     """Training-mode BatchNorm.
 
     x: (N, D), N >= 2; gamma, beta: (D,). Returns out (N, D) and the cache for the backward.
     Raises ValueError for N = 1 (one value per channel has no variance), as torch does.
+    ``fused``: the same closed forms through `numeric._norm_fused` (torch.compile), forward and
+    backward; faster on large inputs once compiled.
     """
     x, gamma, beta, eps, numpy_in = _inputs(x, gamma, beta, eps)
     if x.shape[0] < 2:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got x of shape {tuple(x.shape)}"
         )
+    if fused:
+        out, xhat, rstd, mean, var = (t.squeeze(0) if t.dim() == 2 and t.shape[0] == 1 else t
+                                      for t in _norm_fused.forward(x, gamma, beta, eps, 0))
+        check_finite_stats("x", mean, var)
+        cache = BatchNormCache(xhat, rstd, gamma.detach(), mean, var, True, numpy_in, fused=True)
+        return restore(numpy_in, out)[0], cache
     with torch.no_grad():
         # Batch sums as matrix-vector products: torch.var_mean over dim 0 (a strided Welford
         # reduction) takes 13 ms on a (4096, 1024) float32 input here, the two passes below 1 ms.
@@ -118,6 +130,10 @@ def batchnorm_backward(dout: Any, cache: BatchNormCache) -> tuple[Any, Any, Any]
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
     check_same_shape("dout", dout, xhat.shape, xhat)
     n = xhat.shape[0]
+    if cache.fused and cache.training:
+        dx, dgamma, dbeta = _norm_fused.backward(dout, xhat, rstd.unsqueeze(0), gamma, 0)
+        check_finite_stats("dout", dbeta)
+        return restore(cache.numpy_in, dx, dgamma, dbeta)
     with torch.no_grad():
         ones = xhat.new_ones(n)  # batch sums as matrix-vector products (BLAS)
         dbeta = torch.mv(dout.t(), ones)
