@@ -34,9 +34,29 @@ def _backward(dout: torch.Tensor, xhat: torch.Tensor, rstd: torch.Tensor, gamma:
     return dx, (dout * xhat).sum(0), dout.sum(0)
 
 
+def _forward_stats(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
+    mean = x.mean(dim, keepdim=True)
+    xc = x - mean
+    rstd = torch.rsqrt((xc * xc).mean(dim, keepdim=True) + eps)
+    return torch.addcmul(beta, xc * rstd, gamma), mean, rstd
+
+
+def _backward_recompute(
+    dout: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int
+):
+    # As `_backward`, with xhat recomputed from x inside the fused loop instead of stored: one
+    # (N, D) write and read fewer, as torch's own LayerNorm does (it saves x, mean and rstd).
+    return _backward(dout, (x - mean) * rstd, rstd, gamma, dim)
+
+
 @functools.cache
 def _compiled(name: str):
-    fn = {"forward": _forward, "backward": _backward}[name]
+    fn = {
+        "forward": _forward,
+        "backward": _backward,
+        "forward_stats": _forward_stats,
+        "backward_recompute": _backward_recompute,
+    }[name]
     return torch.compile(fn, dynamic=False)
 
 
@@ -50,6 +70,20 @@ def backward(dout: torch.Tensor, xhat: torch.Tensor, rstd: torch.Tensor, gamma: 
     """(dx, dgamma, dbeta); ``rstd`` with ``dim`` kept, as `forward` returns it."""
     with torch.no_grad():
         return _compiled("backward")(dout, xhat, rstd, gamma, dim)
+
+
+def forward_stats(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
+    """(out, mean, rstd) with ``dim`` kept: no xhat is stored (see `backward_recompute`)."""
+    with torch.no_grad():
+        return _compiled("forward_stats")(x, gamma, beta, float(eps), dim)
+
+
+def backward_recompute(
+    dout: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int
+):
+    """(dx, dgamma, dbeta) from x and the statistics of `forward_stats`."""
+    with torch.no_grad():
+        return _compiled("backward_recompute")(dout, x, mean, rstd, gamma, dim)
 
 
 @functools.cache

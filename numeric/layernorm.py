@@ -35,13 +35,19 @@ from numeric._norm_common import (
 
 @dataclass(frozen=True)
 class LayerNormCache:
-    """What the backward pass needs: xhat (N, D), per-example rstd (N,), gamma (D,)."""
+    """What the backward pass needs: xhat (N, D), per-example rstd (N, 1), gamma (D,).
 
-    xhat: torch.Tensor
+    A fused forward stores the input x and the row means instead of xhat (None), as torch's own
+    LayerNorm does; the fused backward recomputes xhat inside its loop.
+    """
+
+    xhat: torch.Tensor | None
     rstd: torch.Tensor
     gamma: torch.Tensor
     numpy_in: bool
     fused: bool = False  # made by the compiled kernels (numeric._norm_fused); backward uses them too
+    x: torch.Tensor | None = None  # fused only
+    mean: torch.Tensor | None = None  # fused only, (N, 1)
 
 
 def layernorm_forward(
@@ -60,9 +66,10 @@ def layernorm_forward(
     check_vector("beta", beta, d, x)
     eps = check_eps(eps)
     if fused:
-        out, xhat, rstd, mean, var = _norm_fused.forward(x, gamma, beta, eps, 1)
-        check_finite_stats("x", mean, var)
-        return restore(numpy_in, out)[0], LayerNormCache(xhat, rstd, gamma.detach(), numpy_in, fused=True)
+        out, mean, rstd = _norm_fused.forward_stats(x, gamma, beta, eps, 1)
+        check_finite_stats("x", mean, rstd)
+        cache = LayerNormCache(None, rstd, gamma.detach(), numpy_in, fused=True, x=x.detach(), mean=mean)
+        return restore(numpy_in, out)[0], cache
     with torch.no_grad():
         # Two-pass statistics over the contiguous last dim: mean, then the norm of x - mean
         # (exact for large offsets, and no temporary beyond xhat itself).
@@ -83,13 +90,14 @@ def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]
             f"cache must be the LayerNormCache from layernorm_forward, got {type(cache).__name__}"
         )
     dout, _ = as_tensor("dout", dout)
+    if cache.fused:
+        check_same_shape("dout", dout, cache.x.shape, cache.x)
+        dx, dgamma, dbeta = _norm_fused.backward_recompute(dout, cache.x, cache.mean, cache.rstd, cache.gamma, 1)
+        check_finite_stats("dout", dbeta)
+        return restore(cache.numpy_in, dx, dgamma, dbeta)
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
     check_same_shape("dout", dout, xhat.shape, xhat)
     d = xhat.shape[1]
-    if cache.fused:
-        dx, dgamma, dbeta = _norm_fused.backward(dout, xhat, rstd, gamma, 1)
-        check_finite_stats("dout", dbeta)
-        return restore(cache.numpy_in, dx, dgamma, dbeta)
     with torch.no_grad():
         # Every reduction is a matrix-vector product (BLAS): column sums with a ones vector, the row
         # sums of h = gamma * dY and of h * xhat with gamma. Fewer elementwise passes to synchronise.
