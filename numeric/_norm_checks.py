@@ -228,3 +228,11 @@ __all__ = [
     "stats",
     "torch_reference",
 ]
+
+
+def summarise_module_errors(name: str, errs: dict[str, list[float]], dtype: torch.dtype, setting: str) -> Check:
+    """One Check over a module comparison: the worst max-norm error of every compared quantity."""
+    tol = TOL_FLOAT64 if dtype == torch.float64 else TOL_FLOAT32
+    worst = max(max(v) for v in errs.values())
+    detail = ", ".join(f"{k} {max(v):.1e}" for k, v in errs.items()) + f" ({setting}; max-norm relative error)"
+    return Check(f"{name}, {str(dtype).removeprefix('torch.')}", bool(worst <= tol), worst, tol, detail)

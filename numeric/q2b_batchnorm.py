@@ -25,6 +25,7 @@ from numeric._norm_checks import (
     finite_difference_check,
     max_rel_error,
     params,
+    summarise_module_errors,
     torch_reference,
 )
 from numeric.batchnorm import BatchNorm1d, BatchNormFunction, batchnorm_backward, batchnorm_forward
@@ -141,14 +142,9 @@ def module_check(dtype: torch.dtype, momentum: float | None, seed: int) -> Check
             )
         for k in res[0]:
             errs.setdefault(k, []).append(max_rel_error(res[0][k], res[1][k]))
-    tol = TOL_FLOAT64 if dtype == torch.float64 else TOL_FLOAT32
-    worst = max(max(v) for v in errs.values())
-    detail = (
-        ", ".join(f"{k} {max(v):.1e}" for k, v in errs.items())
-        + " (3 train steps + eval; max-norm relative error)"
+    return summarise_module_errors(
+        f"BatchNorm1d vs torch.nn.BatchNorm1d, momentum={momentum}", errs, dtype, "3 train steps + eval"
     )
-    name = f"BatchNorm1d vs torch.nn.BatchNorm1d, {str(dtype).removeprefix('torch.')}, momentum={momentum}"
-    return Check(name, bool(worst <= tol), worst, tol, detail)
 
 
 def check(ctx: Context) -> Section:

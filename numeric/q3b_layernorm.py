@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from derivations.core import Check, Context, Section
-from numeric._norm_checks import TOL_FLOAT32, TOL_FLOAT64, expect_value_error, max_rel_error
+from numeric._norm_checks import expect_value_error, max_rel_error, summarise_module_errors
 from numeric.layernorm import LayerNorm, LayerNormFunction, layernorm_backward, layernorm_forward
 from numeric.q2b_batchnorm import from_scratch_section, functional_checks, gradient_checks
 
@@ -49,19 +49,7 @@ def module_check(dtype: torch.dtype, seed: int) -> Check:
             res.append({"out": out, "dx": xi.grad, "dgamma": mod.weight.grad, "dbeta": mod.bias.grad})
         for k in res[0]:
             errs.setdefault(k, []).append(max_rel_error(res[0][k], res[1][k]))
-    tol = TOL_FLOAT64 if dtype == torch.float64 else TOL_FLOAT32
-    worst = max(max(v) for v in errs.values())
-    detail = (
-        ", ".join(f"{k} {max(v):.1e}" for k, v in errs.items())
-        + " ((3, 5, 16) input, train + eval; max-norm relative error)"
-    )
-    return Check(
-        f"LayerNorm vs torch.nn.LayerNorm, {str(dtype).removeprefix('torch.')}",
-        bool(worst <= tol),
-        worst,
-        tol,
-        detail,
-    )
+    return summarise_module_errors("LayerNorm vs torch.nn.LayerNorm", errs, dtype, "(3, 5, 16) input, train + eval")
 
 
 def check(ctx: Context) -> Section:
