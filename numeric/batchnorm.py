@@ -75,8 +75,8 @@ def batchnorm_forward(
             f"Expected more than 1 value per channel when training, got x of shape {tuple(x.shape)}"
         )
     if fused:
-        out, xhat, rstd, mean, var = (t.squeeze(0) if t.dim() == 2 and t.shape[0] == 1 else t
-                                      for t in _norm_fused.forward(x, gamma, beta, eps, 0))
+        out, xhat, rstd, mean, var = _norm_fused.forward(x, gamma, beta, eps, 0)
+        rstd, mean, var = rstd.squeeze(0), mean.squeeze(0), var.squeeze(0)  # (1, D) -> (D,)
         check_finite_stats("x", mean, var)
         cache = BatchNormCache(xhat, rstd, gamma.detach(), mean, var, True, numpy_in, fused=True)
         return restore(numpy_in, out)[0], cache
