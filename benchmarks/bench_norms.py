@@ -4,14 +4,26 @@
 
 On a (4096, 1024) float32 input, times ``batchnorm_forward`` + ``batchnorm_backward`` (and the
 LayerNorm pair) against ``F.batch_norm(training=True)`` / ``F.layer_norm`` forward plus
-``torch.autograd.grad`` for (x, gamma, beta), in the same process. Warm-up first, then the two
-are timed alternately and the median of the repeats is reported, as a ratio (target <= 2x), with
-the ratio of the fastest runs beside it (less sensitive to other processes on a shared machine).
+``torch.autograd.grad`` for (x, gamma, beta), in the same process. The default call (``fused=None``,
+which picks the compiled kernels of `numeric._norm_fused` at this size where torch.compile works)
+and the eager one (``fused=False``) are both timed. Warm-up first (the first call's compile time
+is printed), then each pair is timed alternately and the median of the repeats is reported, as a
+ratio (target <= 2x), with the ratio of the fastest runs beside it (less sensitive to other
+processes on a shared machine).
+
+Both sides allocate fresh 16 MB outputs every call. Whether glibc's malloc hands such a block
+back to the kernel when it is freed (its thresholds move with what was freed before) decides
+whether the next allocation faults in 4096 new pages, about 3 ms here: more than torch's whole
+step, and a matter of allocation order rather than of the kernels. So the benchmark first fixes
+the thresholds (``mallopt``: no mmap or trimming below 1 GiB), and neither side pays that;
+``--malloc-defaults`` leaves glibc's dynamic thresholds, to see the other regime.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import statistics
 import sys
@@ -29,6 +41,18 @@ from numeric.batchnorm import batchnorm_backward, batchnorm_forward  # noqa: E40
 from numeric.layernorm import layernorm_backward, layernorm_forward  # noqa: E402
 
 TARGET_RATIO = 2.0
+
+
+def _fix_malloc_thresholds() -> str:
+    """Keep freed buffers below 1 GiB in the heap (glibc only); say what was done."""
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from <malloc.h>
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        ok = libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1
+    except (OSError, AttributeError, TypeError):
+        ok = False
+    return "malloc thresholds fixed at 1 GiB" if ok else "malloc left at its defaults (no glibc mallopt here)"
 
 
 def _time_pair(
@@ -54,14 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=4096)
     ap.add_argument("--cols", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument(
+        "--malloc-defaults", action="store_true", help="keep glibc's dynamic malloc thresholds (see above)"
+    )
     args = ap.parse_args(argv)
+    allocator = "malloc at its defaults (--malloc-defaults)" if args.malloc_defaults else _fix_malloc_thresholds()
     g = torch.Generator().manual_seed(0)
     x = torch.randn(args.rows, args.cols, generator=g)
     gamma, beta = torch.randn(args.cols, generator=g), torch.randn(args.cols, generator=g)
     dy = torch.randn(args.rows, args.cols, generator=g)
     xr, gr, br = (t.clone().requires_grad_() for t in (x, gamma, beta))
 
-    def mine_bn(fused: bool = False) -> object:
+    def mine_bn(fused: bool | None = None) -> object:
         _, cache = batchnorm_forward(x, gamma, beta, fused=fused)
         return batchnorm_backward(dy, cache)
 
@@ -69,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         out = F.batch_norm(xr, None, None, gr, br, training=True)
         return torch.autograd.grad(out, (xr, gr, br), dy)
 
-    def mine_ln(fused: bool = False) -> object:
+    def mine_ln(fused: bool | None = None) -> object:
         _, cache = layernorm_forward(x, gamma, beta, fused=fused)
         return layernorm_backward(dy, cache)
 
@@ -79,19 +107,23 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"input ({args.rows}, {args.cols}) float32, {torch.get_num_threads()} threads, {args.repeats} repeats;"
-        f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {allocator}"
     )
+    default = "fused" if _norm_fused.use_fused(None, x) else "eager: torch.compile unavailable here"
+    print(f"default path at this size: {default}")
+    rows = [
+        ("BatchNorm", mine_bn, torch_bn),
+        ("LayerNorm", mine_ln, torch_ln),
+        ("BatchNorm eager", lambda: mine_bn(False), torch_bn),
+        ("LayerNorm eager", lambda: mine_ln(False), torch_ln),
+    ]
+    for name, mine, _ in rows[:2]:
+        t0 = time.perf_counter()
+        mine()
+        print(f"{name} first call (compiles once per shape and dtype): {time.perf_counter() - t0:.2f} s")
     print(
         f"{'norm':15s} {'scratch ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'min ratio':>10s}  (median; target <= {TARGET_RATIO:g}x)"
     )
-    rows = [("BatchNorm", mine_bn, torch_bn), ("LayerNorm", mine_ln, torch_ln)]
-    if _norm_fused.available():  # the same closed forms, compiled (fused=True); compiled in warm-up
-        rows += [
-            ("BatchNorm fused", lambda: mine_bn(True), torch_bn),
-            ("LayerNorm fused", lambda: mine_ln(True), torch_ln),
-        ]
-    else:
-        print("torch.compile unavailable here: fused rows skipped")
     for name, mine, ref in rows:
         ta, tb = _time_pair(mine, ref, args.repeats)
         tm, tr = statistics.median(ta), statistics.median(tb)

@@ -78,6 +78,15 @@ def check_same_shape(name: str, a: torch.Tensor, expected: torch.Size, like: tor
         raise TypeError(f"{name} has dtype {a.dtype} but the forward input had dtype {like.dtype}")
 
 
+def check_unchanged(name: str, t: torch.Tensor, version: int) -> None:
+    """A fused backward recomputes xhat from the saved input: refuse if it was changed in place."""
+    if t._version != version:
+        raise RuntimeError(
+            f"{name} was modified in place after the forward; the fused backward recomputes from it"
+            " (run the forward again, or pass fused=False to keep xhat instead)"
+        )
+
+
 def restore(numpy_in: bool, *tensors: torch.Tensor) -> tuple[Any, ...]:
     """Return NumPy arrays if the caller passed NumPy, else the tensors."""
     if numpy_in:

@@ -6,8 +6,19 @@ Here the identical closed-form forward and backward (no autograd) are handed to 
 which fuses them into a few loops. Normalisation is over ``dim`` (0: BatchNorm, 1: LayerNorm);
 gamma and beta are per column (D,) in both, as in the problem set.
 
-Opt in with ``fused=True`` on the forward functions; the first call per shape compiles (a few
-seconds), later calls are fast. `available()` says whether compilation works here.
+Like torch's own kernels, the forward returns only ``out`` and the statistics (mean, rstd) and the
+backward recomputes xhat = (x - mean) * rstd inside its loop: no (N, D) buffer is written beyond
+``out`` and ``dx``.
+
+Column sums (over dim 0) are taken in two stages, over blocks of rows and then over the blocks
+(`_column_sum`). Inductor's one-stage sum over dim 0 walks each 16-column strip down all N rows,
+a 4 KB stride; on a (4096, 1024) float32 input that took 1.6 ms for sum(dY * xhat, 0), the
+two-stage sum 0.5 ms, which is what brings the kernels within 2x of torch's
+(`python benchmarks/bench_norms.py`).
+
+`forward` / `backward` are called by the public functions with ``fused=True`` (or by default for
+large CPU inputs, see `use_fused`); the first call per shape and dtype compiles (seconds), later
+calls are fast. `available()` says whether compilation works here.
 """
 
 from __future__ import annotations
@@ -16,74 +27,66 @@ import functools
 
 import torch
 
+ROW_BLOCKS = 128  # first stage of a column sum: this many blocks of rows (measured: 32-256 alike)
+AUTO_MIN_NUMEL = 1 << 20  # fused=None picks the compiled kernels from this many elements up
+# Each shape and dtype compiles its own kernels. Dynamo's default keeps 8 per function and then
+# silently runs the Python eagerly; these kernels keep up to this many (about 1 MB of code each).
+RECOMPILE_LIMIT = 64
+
+
+def _column_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over dim 0, keepdim: per block of rows, then over the blocks (and any leftover rows)."""
+    n, d = t.shape
+    if n < 2 * ROW_BLOCKS:
+        return t.sum(0, keepdim=True)
+    whole = n - n % ROW_BLOCKS
+    s = t[:whole].reshape(ROW_BLOCKS, whole // ROW_BLOCKS, d).sum(1).sum(0, keepdim=True)
+    return s + t[whole:].sum(0, keepdim=True) if whole < n else s
+
+
+def _mean(t: torch.Tensor, dim: int) -> torch.Tensor:
+    if dim == 0:
+        return _column_sum(t) / t.shape[0]
+    return t.mean(dim, keepdim=True)
+
 
 def _forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
-    mean = x.mean(dim, keepdim=True)
+    mean = _mean(x, dim)
     xc = x - mean
-    var = (xc * xc).mean(dim, keepdim=True)  # two-pass: exact for large offsets
+    var = _mean(xc * xc, dim)  # two-pass: exact for large offsets
     rstd = torch.rsqrt(var + eps)
-    xhat = xc * rstd
-    return torch.addcmul(beta, xhat, gamma), xhat, rstd, mean, var
+    return torch.addcmul(beta, xc * rstd, gamma), mean, var, rstd
 
 
-def _backward(dout: torch.Tensor, xhat: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int):
-    # dX = rstd * (h - mean_dim(h) - xhat * mean_dim(h * xhat)), h = dY * gamma; for BatchNorm
-    # gamma is constant along dim 0 and this is (gamma rstd / N)(N dY - sum dY - xhat sum dY xhat).
-    h = dout * gamma
-    dx = rstd * (h - h.mean(dim, keepdim=True) - xhat * (h * xhat).mean(dim, keepdim=True))
-    return dx, (dout * xhat).sum(0), dout.sum(0)
-
-
-def _forward_stats(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
-    mean = x.mean(dim, keepdim=True)
-    xc = x - mean
-    rstd = torch.rsqrt((xc * xc).mean(dim, keepdim=True) + eps)
-    return torch.addcmul(beta, xc * rstd, gamma), mean, rstd
-
-
-def _backward_recompute(
+def _backward(
     dout: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int
 ):
-    # As `_backward`, with xhat recomputed from x inside the fused loop instead of stored: one
-    # (N, D) write and read fewer, as torch's own LayerNorm does (it saves x, mean and rstd).
-    return _backward(dout, (x - mean) * rstd, rstd, gamma, dim)
+    # dX = rstd * (h - mean_dim(h) - xhat * mean_dim(h * xhat)), h = dY * gamma; for BatchNorm
+    # gamma is constant along dim 0 and this is (gamma rstd / N)(N dY - sum dY - xhat sum dY xhat).
+    # xhat is recomputed from x here, inside the fused loop, instead of stored by the forward.
+    xhat = (x - mean) * rstd
+    h = dout * gamma
+    dx = rstd * (h - _mean(h, dim) - xhat * _mean(h * xhat, dim))
+    return dx, _column_sum(dout * xhat).squeeze(0), _column_sum(dout).squeeze(0)
 
 
 @functools.cache
 def _compiled(name: str):
-    fn = {
-        "forward": _forward,
-        "backward": _backward,
-        "forward_stats": _forward_stats,
-        "backward_recompute": _backward_recompute,
-    }[name]
-    return torch.compile(fn, dynamic=False)
+    return torch.compile({"forward": _forward, "backward": _backward}[name], dynamic=False)
 
 
 def forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
-    """(out, xhat, rstd, mean, var), statistics with ``dim`` kept (size 1)."""
-    with torch.no_grad():
+    """(out, mean, var, rstd), the statistics with ``dim`` kept (size 1); var is biased (1/n)."""
+    with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
         return _compiled("forward")(x, gamma, beta, float(eps), dim)
 
 
-def backward(dout: torch.Tensor, xhat: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int):
-    """(dx, dgamma, dbeta); ``rstd`` with ``dim`` kept, as `forward` returns it."""
-    with torch.no_grad():
-        return _compiled("backward")(dout, xhat, rstd, gamma, dim)
-
-
-def forward_stats(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
-    """(out, mean, rstd) with ``dim`` kept: no xhat is stored (see `backward_recompute`)."""
-    with torch.no_grad():
-        return _compiled("forward_stats")(x, gamma, beta, float(eps), dim)
-
-
-def backward_recompute(
+def backward(
     dout: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int
 ):
-    """(dx, dgamma, dbeta) from x and the statistics of `forward_stats`."""
-    with torch.no_grad():
-        return _compiled("backward_recompute")(dout, x, mean, rstd, gamma, dim)
+    """(dx, dgamma, dbeta) from the forward's input x and the statistics `forward` returned."""
+    with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+        return _compiled("backward")(dout, x, mean, rstd, gamma, dim)
 
 
 @functools.cache
@@ -95,3 +98,13 @@ def available() -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means: use the eager path
         return False
+
+
+def use_fused(fused: bool | None, x: torch.Tensor) -> bool:
+    """Resolve a ``fused`` argument: True/False as given; None (the default) picks the compiled
+    kernels for CPU inputs of at least `AUTO_MIN_NUMEL` elements when they can be built here."""
+    if fused is not None:
+        if not isinstance(fused, bool):
+            raise TypeError(f"fused must be True, False or None, got {fused!r}")
+        return fused
+    return x.device.type == "cpu" and x.numel() >= AUTO_MIN_NUMEL and available()

@@ -28,6 +28,7 @@ from numeric._norm_common import (
     check_finite_stats,
     check_matrix,
     check_same_shape,
+    check_unchanged,
     check_vector,
     restore,
 )
@@ -35,9 +36,13 @@ from numeric._norm_common import (
 
 @dataclass(frozen=True)
 class BatchNormCache:
-    """What the backward pass needs: xhat (N, D), rstd and gamma (D,), the batch statistics."""
+    """What the backward pass needs: xhat (N, D), rstd and gamma (D,), the batch statistics.
 
-    xhat: torch.Tensor
+    A fused forward stores the input x (and its version, to catch in-place changes) instead of
+    xhat (None), as torch's own BatchNorm does; the fused backward recomputes xhat in its loop.
+    """
+
+    xhat: torch.Tensor | None
     rstd: torch.Tensor
     gamma: torch.Tensor
     mean: torch.Tensor
@@ -45,6 +50,8 @@ class BatchNormCache:
     training: bool  # False: statistics were constants (eval mode), so dx = gamma * rstd * dout
     numpy_in: bool
     fused: bool = False  # made by the compiled kernels (numeric._norm_fused); backward uses them too
+    x: torch.Tensor | None = None  # fused only
+    x_version: int = 0  # fused only: x._version at the forward
 
 
 def _inputs(
@@ -60,25 +67,30 @@ def _inputs(
 
 
 def batchnorm_forward(
-    x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = False
+    x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool | None = None
 ) -> tuple[Any, BatchNormCache]:
     """Training-mode BatchNorm.
 
     x: (N, D), N >= 2; gamma, beta: (D,). Returns out (N, D) and the cache for the backward.
     Raises ValueError for N = 1 (one value per channel has no variance), as torch does.
-    ``fused``: the same closed forms through `numeric._norm_fused` (torch.compile), forward and
-    backward; faster on large inputs once compiled.
+    ``fused``: True runs the same closed forms through `numeric._norm_fused` (torch.compile),
+    forward and backward; False the eager torch ops below; None (default) the fused kernels for
+    CPU inputs of at least 2**20 elements where torch.compile works (`_norm_fused.use_fused`).
+    The first fused call per shape compiles (seconds); later calls are about 2x faster.
     """
     x, gamma, beta, eps, numpy_in = _inputs(x, gamma, beta, eps)
     if x.shape[0] < 2:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got x of shape {tuple(x.shape)}"
         )
-    if fused:
-        out, xhat, rstd, mean, var = _norm_fused.forward(x, gamma, beta, eps, 0)
+    if _norm_fused.use_fused(fused, x):
+        out, mean, var, rstd = _norm_fused.forward(x, gamma, beta, eps, 0)
         rstd, mean, var = rstd.squeeze(0), mean.squeeze(0), var.squeeze(0)  # (1, D) -> (D,)
         check_finite_stats("x", mean, var)
-        cache = BatchNormCache(xhat, rstd, gamma.detach(), mean, var, True, numpy_in, fused=True)
+        x = x.clone() if numpy_in else x.detach()  # NumPy changes in place would not bump _version
+        cache = BatchNormCache(
+            None, rstd, gamma.detach(), mean, var, True, numpy_in, fused=True, x=x, x_version=x._version
+        )
         return restore(numpy_in, out)[0], cache
     with torch.no_grad():
         # Batch sums as matrix-vector products: torch.var_mean over dim 0 (a strided Welford
@@ -128,12 +140,16 @@ def batchnorm_backward(dout: Any, cache: BatchNormCache) -> tuple[Any, Any, Any]
         )
     dout, _ = as_tensor("dout", dout)
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
-    check_same_shape("dout", dout, xhat.shape, xhat)
-    n = xhat.shape[0]
-    if cache.fused and cache.training:
-        dx, dgamma, dbeta = _norm_fused.backward(dout, xhat, rstd.unsqueeze(0), gamma, 0)
+    if cache.fused:
+        check_same_shape("dout", dout, cache.x.shape, cache.x)
+        check_unchanged("x", cache.x, cache.x_version)
+        dx, dgamma, dbeta = _norm_fused.backward(
+            dout, cache.x, cache.mean.unsqueeze(0), rstd.unsqueeze(0), gamma, 0
+        )
         check_finite_stats("dout", dbeta)
         return restore(cache.numpy_in, dx, dgamma, dbeta)
+    check_same_shape("dout", dout, xhat.shape, xhat)
+    n = xhat.shape[0]
     with torch.no_grad():
         ones = xhat.new_ones(n)  # batch sums as matrix-vector products (BLAS)
         dbeta = torch.mv(dout.t(), ones)

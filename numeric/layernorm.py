@@ -28,6 +28,7 @@ from numeric._norm_common import (
     check_finite_stats,
     check_matrix,
     check_same_shape,
+    check_unchanged,
     check_vector,
     restore,
 )
@@ -37,8 +38,9 @@ from numeric._norm_common import (
 class LayerNormCache:
     """What the backward pass needs: xhat (N, D), per-example rstd (N, 1), gamma (D,).
 
-    A fused forward stores the input x and the row means instead of xhat (None), as torch's own
-    LayerNorm does; the fused backward recomputes xhat inside its loop.
+    A fused forward stores the input x (and its version, to catch in-place changes) and the row
+    means instead of xhat (None), as torch's own LayerNorm does; the fused backward recomputes
+    xhat inside its loop.
     """
 
     xhat: torch.Tensor | None
@@ -48,15 +50,18 @@ class LayerNormCache:
     fused: bool = False  # made by the compiled kernels (numeric._norm_fused); backward uses them too
     x: torch.Tensor | None = None  # fused only
     mean: torch.Tensor | None = None  # fused only, (N, 1)
+    x_version: int = 0  # fused only: x._version at the forward
 
 
 def layernorm_forward(
-    x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool = False
+    x: Any, gamma: Any, beta: Any, eps: float = 1e-5, fused: bool | None = None
 ) -> tuple[Any, LayerNormCache]:
     """LayerNorm of each row of x: (N, D) with gamma, beta: (D,). Returns out (N, D) and the cache.
 
-    ``fused``: the same closed forms through `numeric._norm_fused` (torch.compile), forward and
-    backward; faster on large inputs once compiled.
+    ``fused``: True runs the same closed forms through `numeric._norm_fused` (torch.compile),
+    forward and backward; False the eager torch ops below; None (default) the fused kernels for
+    CPU inputs of at least 2**20 elements where torch.compile works (`_norm_fused.use_fused`).
+    The first fused call per shape compiles (seconds); later calls are about 2x faster.
     """
     x, numpy_in = as_tensor("x", x)
     gamma, _ = as_tensor("gamma", gamma)
@@ -65,10 +70,13 @@ def layernorm_forward(
     check_vector("gamma", gamma, d, x)
     check_vector("beta", beta, d, x)
     eps = check_eps(eps)
-    if fused:
-        out, mean, rstd = _norm_fused.forward_stats(x, gamma, beta, eps, 1)
-        check_finite_stats("x", mean, rstd)
-        cache = LayerNormCache(None, rstd, gamma.detach(), numpy_in, fused=True, x=x.detach(), mean=mean)
+    if _norm_fused.use_fused(fused, x):
+        out, mean, var, rstd = _norm_fused.forward(x, gamma, beta, eps, 1)
+        check_finite_stats("x", mean, var)
+        x = x.clone() if numpy_in else x.detach()  # NumPy changes in place would not bump _version
+        cache = LayerNormCache(
+            None, rstd, gamma.detach(), numpy_in, fused=True, x=x, mean=mean, x_version=x._version
+        )
         return restore(numpy_in, out)[0], cache
     with torch.no_grad():
         # Two-pass statistics over the contiguous last dim: mean, then the norm of x - mean
@@ -92,7 +100,8 @@ def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]
     dout, _ = as_tensor("dout", dout)
     if cache.fused:
         check_same_shape("dout", dout, cache.x.shape, cache.x)
-        dx, dgamma, dbeta = _norm_fused.backward_recompute(dout, cache.x, cache.mean, cache.rstd, cache.gamma, 1)
+        check_unchanged("x", cache.x, cache.x_version)
+        dx, dgamma, dbeta = _norm_fused.backward(dout, cache.x, cache.mean, cache.rstd, cache.gamma, 1)
         check_finite_stats("dout", dbeta)
         return restore(cache.numpy_in, dx, dgamma, dbeta)
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma

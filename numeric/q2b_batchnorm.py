@@ -5,17 +5,21 @@
 - ``torch.autograd.gradcheck`` and central differences on the autograd.Function;
 - `BatchNorm1d` vs ``torch.nn.BatchNorm1d``: three training steps (outputs, gradients, running
   mean and unbiased running variance, momentum 0.1 and None), then eval mode;
-- one sample per channel in training raises ValueError, as torch does.
+- one sample per channel in training raises ValueError, as torch does;
+- where torch.compile works, the fused kernels (`numeric._norm_fused`, the default for inputs of
+  2**20 elements or more) against torch as well, on shapes that take their two-stage column sums.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from derivations.core import Check, Context, Section
+from numeric import _norm_fused
 from numeric._norm_checks import (
     TOL_FLOAT32,
     TOL_FLOAT64,
@@ -76,6 +80,25 @@ def functional_checks(axis: int, forward: Callable, backward: Callable, label: s
                 f"float32 {shape} vs torch float32", functional(x, gamma, beta, dy), ref, TOL_FLOAT32, F32_WHY
             )
         )
+    return checks
+
+
+def fused_checks(axis: int, forward: Callable, backward: Callable, label: str, seed: int) -> list[Check]:
+    """The compiled path (``fused=True``) against torch, float64 with an offset and float32; none
+    where torch.compile cannot build kernels here (the eager path then serves every size)."""
+    if not _norm_fused.available():
+        return []
+    fused_forward = functools.partial(forward, fused=True)
+    checks = []
+    for dtype, tol, why, shift in ((torch.float64, TOL_FLOAT64, "float64 round-off", 100.0),
+                                   (torch.float32, TOL_FLOAT32, F32_WHY, 1.0)):  # fmt: skip
+        n, d = 300, 24  # 300 rows (both norms): blocks of rows plus leftovers in the column sums
+        x = 2 * torch.randn(n, d, generator=torch.Generator().manual_seed(seed + 5), dtype=dtype) + shift
+        gamma, beta, dy = params(d, n, seed, dtype)
+        out, cache = fused_forward(x, gamma, beta)
+        mine = dict(zip(("dx", "dgamma", "dbeta"), backward(dy, cache), strict=True), out=out)
+        name = f"fused {label} (torch.compile) {str(dtype).removeprefix('torch.')} {(n, d)} vs torch"
+        checks.append(compare_all(name, mine, torch_reference(axis, x, gamma, beta, dy), tol, why))
     return checks
 
 
@@ -154,6 +177,7 @@ def check(ctx: Context) -> Section:
         *functional_checks(
             AXIS, batchnorm_forward, batchnorm_backward, "batchnorm_forward/backward", ctx.seed
         ),
+        *fused_checks(AXIS, batchnorm_forward, batchnorm_backward, "batchnorm_forward/backward", ctx.seed),
         *gradient_checks(AXIS, _bn_function, "BatchNormFunction", ctx.seed),
         module_check(torch.float64, 0.1, ctx.seed),
         module_check(torch.float64, None, ctx.seed),
@@ -189,6 +213,15 @@ def from_scratch_section(module: str, api: str, summary: str, checks: list[Check
     """Q2B's and Q3B's Section: the module and its API as answers, the summary with the checks' count."""
     n_ok = sum(c.passed for c in checks)
     f64 = [c.error for c in checks if "vs torch" in c.name and "float32" not in c.name]
+    n_fused = sum(c.name.startswith("fused") for c in checks)
+    if n_fused:
+        summary += (
+            f" For inputs of at least {_norm_fused.AUTO_MIN_NUMEL:,} elements the same closed forms run by"
+            " default as compiled kernels (torch.compile, numeric/_norm_fused.py), which keep $X$ and the"
+            f" statistics and recompute $\\hat{{X}}$ in the backward as torch does; {n_fused} checks cover them."
+        )
+    else:
+        summary += " torch.compile cannot build kernels on this machine, so the eager path serves every size."
     return Section(
         answers={"module": module, "api": api},
         checks=checks,

@@ -16,7 +16,7 @@ import torch
 from derivations.core import Check, Context, Section
 from numeric._norm_checks import expect_value_error, max_rel_error, summarise_module_errors
 from numeric.layernorm import LayerNorm, LayerNormFunction, layernorm_backward, layernorm_forward
-from numeric.q2b_batchnorm import from_scratch_section, functional_checks, gradient_checks
+from numeric.q2b_batchnorm import from_scratch_section, functional_checks, fused_checks, gradient_checks
 
 AXIS = 1
 
@@ -58,6 +58,7 @@ def check(ctx: Context) -> Section:
         *functional_checks(
             AXIS, layernorm_forward, layernorm_backward, "layernorm_forward/backward", ctx.seed
         ),
+        *fused_checks(AXIS, layernorm_forward, layernorm_backward, "layernorm_forward/backward", ctx.seed),
         *gradient_checks(AXIS, _ln_function, "LayerNormFunction", ctx.seed),
         module_check(torch.float64, ctx.seed),
         module_check(torch.float32, ctx.seed),
