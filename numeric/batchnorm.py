@@ -75,7 +75,7 @@ def batchnorm_forward(
     Raises ValueError for N = 1 (one value per channel has no variance), as torch does.
     ``fused``: True runs the same closed forms through `numeric._norm_fused` (torch.compile),
     forward and backward; False the eager torch ops below; None (default) the fused kernels for
-    CPU inputs of at least 2**20 elements where torch.compile works (`_norm_fused.use_fused`).
+    CPU inputs of at least 2**19 elements where torch.compile works (`_norm_fused.use_fused`).
     The first fused call per shape compiles (seconds); later calls are about 2x faster.
     """
     x, gamma, beta, eps, numpy_in = _inputs(x, gamma, beta, eps)

@@ -7,7 +7,7 @@
   mean and unbiased running variance, momentum 0.1 and None), then eval mode;
 - one sample per channel in training raises ValueError, as torch does;
 - where torch.compile works, the fused kernels (`numeric._norm_fused`, the default for inputs of
-  2**20 elements or more) against torch as well, on shapes that take their two-stage column sums.
+  2**19 elements or more) against torch as well, on shapes that take their two-stage column sums.
 """
 
 from __future__ import annotations
