@@ -109,5 +109,10 @@ def use_fused(fused: bool | None, x: torch.Tensor) -> bool:
     if fused is not None:
         if not isinstance(fused, bool):
             raise TypeError(f"fused must be True, False or None, got {fused!r}")
+        if fused and x.device.type == "cpu" and not available():
+            raise RuntimeError(
+                "fused=True needs torch.compile, which cannot build CPU kernels here (is a C++ compiler"
+                " installed?); pass fused=False, or None to choose automatically"
+            )
         return fused
     return x.device.type == "cpu" and x.numel() >= AUTO_MIN_NUMEL and available()

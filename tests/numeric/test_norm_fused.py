@@ -81,6 +81,14 @@ def test_default_picks_fused_only_for_large_cpu_inputs(monkeypatch):
     assert layernorm_forward(small, torch.ones(4), torch.zeros(4))[1].fused is True
 
 
+def test_fused_true_without_a_compiler_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(_norm_fused, "available", lambda: False)
+    with pytest.raises(RuntimeError, match="fused=True needs torch.compile"):
+        batchnorm_forward(torch.randn(4, 3), torch.ones(3), torch.zeros(3), fused=True)
+    monkeypatch.setattr(_norm_fused, "AUTO_MIN_NUMEL", 1)
+    assert layernorm_forward(torch.randn(4, 3), torch.ones(3), torch.zeros(3))[1].fused is False
+
+
 @pytest.mark.parametrize("axis", [0, 1], ids=["batchnorm", "layernorm"])
 def test_fused_backward_refuses_an_input_changed_in_place(axis):
     forward, backward = NORMS[axis]
