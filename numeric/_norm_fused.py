@@ -35,6 +35,7 @@ AUTO_MIN_NUMEL = 1 << 19
 # Each shape and dtype compiles its own kernels. Dynamo's default keeps 8 per function and then
 # silently runs the Python eagerly; these kernels keep up to this many (about 1 MB of code each).
 RECOMPILE_LIMIT = 64
+_LIMIT_KEY = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"  # < 2.6
 
 
 def _column_sum(t: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,7 @@ def _compiled(name: str):
 
 def forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
     """(out, mean, var, rstd), the statistics with ``dim`` kept (size 1); var is biased (1/n)."""
-    with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+    with torch.no_grad(), torch._dynamo.config.patch({_LIMIT_KEY: RECOMPILE_LIMIT}):
         return _compiled("forward")(x, gamma, beta, float(eps), dim)
 
 
@@ -88,7 +89,7 @@ def backward(
     dout: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int
 ):
     """(dx, dgamma, dbeta) from the forward's input x and the statistics `forward` returned."""
-    with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+    with torch.no_grad(), torch._dynamo.config.patch({_LIMIT_KEY: RECOMPILE_LIMIT}):
         return _compiled("backward")(dout, x, mean, rstd, gamma, dim)
 
 
