@@ -174,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     lock = lock_out_dir(out)  # noqa: F841  (released when the process ends)
-    ctx = Context(out_dir=out, data_dir=args.data_dir, quick=args.quick, device=args.device_used, seed=args.seed)
+    ctx = Context(
+        out_dir=out, data_dir=args.data_dir, quick=args.quick, device=args.device_used, seed=args.seed,
+        force=args.force,
+    )
     selected = select(args.only)
     versions = stage_cache.library_versions()
     data = stage_cache.data_identity(args.data_dir)

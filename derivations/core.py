@@ -302,7 +302,9 @@ class Context:
     """What every stage is given: the build's settings and where to put artifacts.
 
     ``quick`` asks for small settings (a draft); ``device`` is a torch device string ("cpu",
-    "cuda"); ``data_dir`` holds mnist/ and shakespeare/; ``out_dir`` is the build folder.
+    "cuda"); ``data_dir`` holds mnist/ and shakespeare/; ``out_dir`` is the build folder;
+    ``force`` (``build.py --force``) asks stages to redo work they would otherwise resume or reuse
+    from ``out_dir`` (e.g. a finished training checkpoint).
     """
 
     out_dir: Any  # pathlib.Path
@@ -310,3 +312,4 @@ class Context:
     quick: bool = False
     device: str = "cpu"
     seed: int = 42
+    force: bool = False
