@@ -6,10 +6,11 @@ On a (4096, 1024) float32 input, times ``batchnorm_forward`` + ``batchnorm_backw
 LayerNorm pair) against ``F.batch_norm(training=True)`` / ``F.layer_norm`` forward plus
 ``torch.autograd.grad`` for (x, gamma, beta), in the same process. The default call (``fused=None``,
 which picks the compiled kernels of `numeric._norm_fused` at this size where torch.compile works)
-and the eager one (``fused=False``) are both timed. Warm-up first (the first call's compile time
-is printed), then each pair is timed alternately and the median of the repeats is reported, as a
-ratio (target <= 2x), with the ratio of the fastest runs beside it (less sensitive to other
-processes on a shared machine).
+and the eager one (``fused=False``) are both timed; where the default is eager (below
+``AUTO_MIN_NUMEL`` elements, or no torch.compile here) it is timed once, and the reason printed.
+Warm-up first (the first fused call's compile time is printed), then each pair is timed
+alternately and the median of the repeats is reported, as a ratio (target <= 2x), with the ratio
+of the fastest runs beside it (less sensitive to other processes on a shared machine).
 
 Both sides allocate fresh 16 MB outputs every call. Whether glibc's malloc hands such a block
 back to the kernel when it is freed (its thresholds move with what was freed before) decides
@@ -73,6 +74,18 @@ def _time_pair(
     return ta, tb
 
 
+def _default_path(x: torch.Tensor, fused_default: bool) -> str:
+    """Which path ``fused=None`` takes for ``x``, and why (`numeric._norm_fused.use_fused`)."""
+    if fused_default:
+        return "fused (torch.compile kernels)"
+    if x.device.type != "cpu":
+        return f"eager: the fused kernels are chosen for CPU inputs only, this one is on {x.device}"
+    if x.numel() < _norm_fused.AUTO_MIN_NUMEL:
+        return f"eager: {x.numel():,} elements < AUTO_MIN_NUMEL = {_norm_fused.AUTO_MIN_NUMEL:,}"
+    err = _norm_fused.build_error()
+    return f"eager: torch.compile cannot build kernels here ({type(err).__name__}: {str(err).strip()[:200]})"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=4096)
@@ -109,18 +122,21 @@ def main(argv: list[str] | None = None) -> int:
         f"input ({args.rows}, {args.cols}) float32, {torch.get_num_threads()} threads, {args.repeats} repeats;"
         f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {allocator}"
     )
-    default = "fused" if _norm_fused.use_fused(None, x) else "eager: torch.compile unavailable here"
-    print(f"default path at this size: {default}")
-    rows = [
-        ("BatchNorm", mine_bn, torch_bn),
-        ("LayerNorm", mine_ln, torch_ln),
+    fused_default = _norm_fused.use_fused(None, x)
+    print(f"default path at this size: {_default_path(x, fused_default)}")
+    eager_rows = [
         ("BatchNorm eager", lambda: mine_bn(False), torch_bn),
         ("LayerNorm eager", lambda: mine_ln(False), torch_ln),
     ]
-    for name, mine, _ in rows[:2]:
-        t0 = time.perf_counter()
-        mine()
-        print(f"{name} first call (compiles once per shape and dtype): {time.perf_counter() - t0:.2f} s")
+    if fused_default:
+        default_rows = [("BatchNorm fused", mine_bn, torch_bn), ("LayerNorm fused", mine_ln, torch_ln)]
+        for name, mine, _ in default_rows:
+            t0 = time.perf_counter()
+            mine()
+            print(f"{name} first call (compiles once per shape and dtype): {time.perf_counter() - t0:.2f} s")
+        rows = default_rows + eager_rows
+    else:  # the default call is the eager one: time it once
+        rows = eager_rows
     print(
         f"{'norm':15s} {'scratch ms':>11s} {'torch ms':>9s} {'ratio':>6s} {'min ratio':>10s}  (median; target <= {TARGET_RATIO:g}x)"
     )

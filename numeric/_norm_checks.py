@@ -13,6 +13,7 @@ few ulp(c) / sigma in xhat: `offset_tolerance` allows 64 of those.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,14 +60,71 @@ def max_rel_error(actual: Any, expected: Any) -> float:
     return float(np.max(np.abs(a - e)) / max(float(np.max(np.abs(e))), REL_FLOOR))
 
 
+def errors(actual: dict[str, Any], expected: dict[str, Any]) -> dict[str, float]:
+    """`max_rel_error` per key of ``actual`` (every key must be in ``expected``)."""
+    return {k: max_rel_error(actual[k], expected[k]) for k in actual}
+
+
+def errors_check(name: str, errs: dict[str, float], tolerance: float, why: str) -> Check:
+    """One check over several measured errors: the worst must be at most ``tolerance``; each is in the detail."""
+    worst = max(errs.values())
+    detail = ", ".join(f"{k} {v:.2e}" for k, v in errs.items()) + f" (max-norm relative error; {why})"
+    return Check(name, bool(worst <= tolerance), worst, tolerance, detail)
+
+
 def compare_all(
     name: str, actual: dict[str, Any], expected: dict[str, Any], tolerance: float, why: str
 ) -> Check:
     """One check over several tensors: the worst max-norm relative error, each one in the detail."""
-    errs = {k: max_rel_error(actual[k], expected[k]) for k in actual}
-    worst = max(errs.values())
-    detail = ", ".join(f"{k} {v:.2e}" for k, v in errs.items()) + f" (max-norm relative error; {why})"
-    return Check(name, bool(worst <= tolerance), worst, tolerance, detail)
+    return errors_check(name, errors(actual, expected), tolerance, why)
+
+
+def run_norm(forward: Callable, backward: Callable, x: Any, gamma: Any, beta: Any, dy: Any) -> dict[str, Any]:
+    """``forward(x, gamma, beta) -> (out, cache)`` then ``backward(dy, cache) -> (dx, dgamma, dbeta)``,
+    keyed like `torch_reference`."""
+    out, cache = forward(x, gamma, beta)
+    dx, dgamma, dbeta = backward(dy, cache)
+    return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+
+def module_step(module: torch.nn.Module, x: torch.Tensor, dy: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One forward and backward of ``module`` (in its current train/eval mode) on a fresh leaf copy of x.
+
+    Returns out, dx, dgamma, dbeta (the weight's and bias's gradients) and, where the module keeps
+    them, running_mean and running_var after the step.
+    """
+    module.zero_grad()
+    xi = x.detach().clone().requires_grad_()
+    out = module(xi)
+    out.backward(dy)
+    res = {"out": out.detach(), "dx": xi.grad, "dgamma": module.weight.grad, "dbeta": module.bias.grad}
+    for key in ("running_mean", "running_var"):
+        if getattr(module, key, None) is not None:
+            res[key] = getattr(module, key).detach().clone()
+    return res
+
+
+def module_errors(
+    mine: torch.nn.Module, ref: torch.nn.Module, batches: Iterable[tuple[bool, torch.Tensor, torch.Tensor]]
+) -> dict[str, float]:
+    """Both modules through the same steps, each ``(train, x, dy)`` in order: the worst max-norm
+    relative error of every `module_step` quantity over the steps (ours vs ``ref``)."""
+    worst: dict[str, float] = {}
+    for train, x, dy in batches:
+        mine.train(train)
+        ref.train(train)
+        a, b = module_step(mine, x, dy), module_step(ref, x, dy)
+        if a.keys() != b.keys():
+            raise ValueError(f"the modules return different quantities: {sorted(a)} vs {sorted(b)}")
+        for key, err in errors(a, b).items():
+            worst[key] = max(worst.get(key, 0.0), err)
+    return worst
+
+
+def module_check(name: str, errs: dict[str, float], dtype: torch.dtype, setting: str) -> Check:
+    """`errors_check` over `module_errors`, at the tolerance of ``dtype``; the dtype is named."""
+    tol = TOL_FLOAT64 if dtype == torch.float64 else TOL_FLOAT32
+    return errors_check(f"{name}, {str(dtype).removeprefix('torch.')}", errs, tol, setting)
 
 
 def edge_cases(axis: int, seed: int) -> list[Case]:
@@ -218,21 +276,19 @@ __all__ = [
     "TOL_FLOAT64",
     "compare_all",
     "edge_cases",
+    "errors",
+    "errors_check",
     "expect_value_error",
     "finite_difference_check",
     "jacobian_check",
     "max_rel_error",
+    "module_check",
+    "module_errors",
+    "module_step",
     "offset_tolerance",
     "pair_tolerance",
     "params",
+    "run_norm",
     "stats",
     "torch_reference",
 ]
-
-
-def summarise_module_errors(name: str, errs: dict[str, list[float]], dtype: torch.dtype, setting: str) -> Check:
-    """One Check over a module comparison: the worst max-norm error of every compared quantity."""
-    tol = TOL_FLOAT64 if dtype == torch.float64 else TOL_FLOAT32
-    worst = max(max(v) for v in errs.values())
-    detail = ", ".join(f"{k} {max(v):.1e}" for k, v in errs.items()) + f" ({setting}; max-norm relative error)"
-    return Check(f"{name}, {str(dtype).removeprefix('torch.')}", bool(worst <= tol), worst, tol, detail)

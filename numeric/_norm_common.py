@@ -49,6 +49,20 @@ def check_vector(name: str, v: torch.Tensor, length: int, like: torch.Tensor) ->
         raise ValueError(f"{name} contains non-finite values (inf or nan)")
 
 
+def check_inputs(
+    x: Any, gamma: Any, beta: Any, eps: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, bool]:
+    """The checked ``(x, gamma, beta, eps, numpy_in)`` of a forward: x (N, D), gamma and beta (D,)
+    on x's device and dtype, eps finite and > 0; ``numpy_in``: x came in as a NumPy array."""
+    x, numpy_in = as_tensor("x", x)
+    gamma, _ = as_tensor("gamma", gamma)
+    beta, _ = as_tensor("beta", beta)
+    _, d = check_matrix("x", x)
+    check_vector("gamma", gamma, d, x)
+    check_vector("beta", beta, d, x)
+    return x, gamma, beta, check_eps(eps), numpy_in
+
+
 def check_eps(eps: Any) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
@@ -69,10 +83,11 @@ def check_finite_stats(name: str, *stats: torch.Tensor) -> None:
             raise ValueError(f"{name} contains non-finite values (inf or nan) or overflows its dtype")
 
 
-def check_same_shape(name: str, a: torch.Tensor, expected: torch.Size, like: torch.Tensor) -> None:
-    if a.shape != expected:
+def check_same_shape(name: str, a: torch.Tensor, like: torch.Tensor) -> None:
+    """``a`` must have ``like``'s shape and dtype (``like``: the forward input, or xhat)."""
+    if a.shape != like.shape:
         raise ValueError(
-            f"{name} must have shape {tuple(expected)} (the forward input's), got {tuple(a.shape)}"
+            f"{name} must have shape {tuple(like.shape)} (the forward input's), got {tuple(a.shape)}"
         )
     if a.dtype != like.dtype:
         raise TypeError(f"{name} has dtype {a.dtype} but the forward input had dtype {like.dtype}")

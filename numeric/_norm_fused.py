@@ -17,15 +17,20 @@ two-stage sum 0.5 ms, which is what brings the kernels within 2x of torch's
 (`python benchmarks/bench_norms.py`).
 
 `forward` / `backward` are called by the public functions with ``fused=True`` (or by default for
-large CPU inputs, see `use_fused`); the first call per shape and dtype compiles (seconds), later
-calls are fast. `available()` says whether compilation works here.
+large CPU inputs, see `use_fused`), through `checked_forward` / `checked_backward`, which add the
+input checks and the saved-input bookkeeping both norms share; the first call per shape and dtype
+compiles (seconds), later calls are fast. `available()` says whether compilation works here, and
+`build_error()` why not.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import torch
+
+from numeric._norm_common import check_finite_stats, check_same_shape, check_unchanged, restore
 
 ROW_BLOCKS = 128  # first stage of a column sum: this many blocks of rows (measured: 32-256 alike)
 # fused=None picks the compiled kernels from this many elements up. Measured forward+backward,
@@ -35,7 +40,18 @@ AUTO_MIN_NUMEL = 1 << 19
 # Each shape and dtype compiles its own kernels. Dynamo's default keeps 8 per function and then
 # silently runs the Python eagerly; these kernels keep up to this many (about 1 MB of code each).
 RECOMPILE_LIMIT = 64
-_LIMIT_KEY = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"  # < 2.6
+
+
+@functools.cache
+def _limit_key() -> str:
+    """Dynamo's name for the per-function recompile limit (``cache_size_limit`` before torch 2.6).
+
+    Resolved on first use: reading ``torch._dynamo.config`` imports dynamo, about 0.7 s, which
+    importing the eager BatchNorm/LayerNorm should not pay.
+    """
+    import torch._dynamo
+
+    return "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
 
 
 def _column_sum(t: torch.Tensor) -> torch.Tensor:
@@ -81,7 +97,7 @@ def _compiled(name: str):
 
 def forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int):
     """(out, mean, var, rstd), the statistics with ``dim`` kept (size 1); var is biased (1/n)."""
-    with torch.no_grad(), torch._dynamo.config.patch({_LIMIT_KEY: RECOMPILE_LIMIT}):
+    with torch.no_grad(), torch._dynamo.config.patch({_limit_key(): RECOMPILE_LIMIT}):
         return _compiled("forward")(x, gamma, beta, float(eps), dim)
 
 
@@ -89,31 +105,76 @@ def backward(
     dout: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, gamma: torch.Tensor, dim: int
 ):
     """(dx, dgamma, dbeta) from the forward's input x and the statistics `forward` returned."""
-    with torch.no_grad(), torch._dynamo.config.patch({_LIMIT_KEY: RECOMPILE_LIMIT}):
+    with torch.no_grad(), torch._dynamo.config.patch({_limit_key(): RECOMPILE_LIMIT}):
         return _compiled("backward")(dout, x, mean, rstd, gamma, dim)
 
 
+def checked_forward(
+    x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float, dim: int, numpy_in: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`forward` with the eager path's finiteness check: (out, mean, var, rstd, saved x).
+
+    The saved x is what `checked_backward` recomputes xhat from: a copy of NumPy input (NumPy
+    changes in place would not bump the tensor's version), the input itself otherwise.
+    """
+    out, mean, var, rstd = forward(x, gamma, beta, eps, dim)
+    check_finite_stats("x", mean, var)
+    return out, mean, var, rstd, x.clone() if numpy_in else x.detach()
+
+
+def checked_backward(
+    dout: torch.Tensor,
+    x: torch.Tensor,
+    x_version: int,
+    mean: torch.Tensor,
+    rstd: torch.Tensor,
+    gamma: torch.Tensor,
+    dim: int,
+    numpy_in: bool,
+) -> tuple[Any, Any, Any]:
+    """`backward` after checking dout against the saved x and that x is unchanged since the
+    forward (``x_version``); NumPy out if the forward had NumPy in."""
+    check_same_shape("dout", dout, x)
+    check_unchanged("x", x, x_version)
+    dx, dgamma, dbeta = backward(dout, x, mean, rstd, gamma, dim)
+    check_finite_stats("dout", dbeta)
+    return restore(numpy_in, dx, dgamma, dbeta)
+
+
 @functools.cache
-def available() -> bool:
-    """Whether torch.compile works on this machine (it needs a C++ compiler for the CPU)."""
+def build_error() -> Exception | None:
+    """The exception compiling a tiny probe raised here (no C++ compiler, say), or None if it works."""
     try:
         x = torch.randn(4, 3)
         forward(x, torch.ones(3), torch.zeros(3), 1e-5, 1)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: use the eager path
-        return False
+    except Exception as exc:  # noqa: BLE001 - any failure means: use the eager path; kept for the message
+        return exc
+    return None
+
+
+def available() -> bool:
+    """Whether torch.compile works on this machine (it needs a C++ compiler for the CPU)."""
+    return build_error() is None
 
 
 def use_fused(fused: bool | None, x: torch.Tensor) -> bool:
     """Resolve a ``fused`` argument: True/False as given; None (the default) picks the compiled
-    kernels for CPU inputs of at least `AUTO_MIN_NUMEL` elements when they can be built here."""
+    kernels for CPU inputs of at least `AUTO_MIN_NUMEL` elements when they can be built here.
+
+    fused=True on the CPU where they cannot be built raises RuntimeError, chained to the
+    exception the probe compile raised (`build_error`).
+    """
     if fused is not None:
         if not isinstance(fused, bool):
             raise TypeError(f"fused must be True, False or None, got {fused!r}")
         if fused and x.device.type == "cpu" and not available():
-            raise RuntimeError(
-                "fused=True needs torch.compile, which cannot build CPU kernels here (is a C++ compiler"
-                " installed?); pass fused=False, or None to choose automatically"
+            err = build_error()
+            why = (
+                f"{type(err).__name__}: {str(err).strip()[:300]}" if err is not None else "no error recorded"
             )
+            raise RuntimeError(
+                f"fused=True needs torch.compile, which cannot build CPU kernels here ({why});"
+                " pass fused=False, or None to choose automatically"
+            ) from err
         return fused
     return x.device.type == "cpu" and x.numel() >= AUTO_MIN_NUMEL and available()

@@ -26,9 +26,8 @@ from numeric._norm_common import (
     as_tensor,
     check_eps,
     check_finite_stats,
-    check_matrix,
+    check_inputs,
     check_same_shape,
-    check_unchanged,
     check_vector,
     restore,
 )
@@ -49,21 +48,13 @@ class BatchNormCache:
     var: torch.Tensor  # biased (1/N) batch variance, or the running variance in eval mode
     training: bool  # False: statistics were constants (eval mode), so dx = gamma * rstd * dout
     numpy_in: bool
-    fused: bool = False  # made by the compiled kernels (numeric._norm_fused); backward uses them too
     x: torch.Tensor | None = None  # fused only
     x_version: int = 0  # fused only: x._version at the forward
 
-
-def _inputs(
-    x: Any, gamma: Any, beta: Any, eps: Any
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, bool]:
-    x, numpy_in = as_tensor("x", x)
-    gamma, _ = as_tensor("gamma", gamma)
-    beta, _ = as_tensor("beta", beta)
-    _, d = check_matrix("x", x)
-    check_vector("gamma", gamma, d, x)
-    check_vector("beta", beta, d, x)
-    return x, gamma, beta, check_eps(eps), numpy_in
+    @property
+    def fused(self) -> bool:
+        """Made by the compiled kernels (numeric._norm_fused), whose backward is used too."""
+        return self.xhat is None
 
 
 def batchnorm_forward(
@@ -78,18 +69,16 @@ def batchnorm_forward(
     CPU inputs of at least 2**19 elements where torch.compile works (`_norm_fused.use_fused`).
     The first fused call per shape compiles (seconds); later calls are about 2x faster.
     """
-    x, gamma, beta, eps, numpy_in = _inputs(x, gamma, beta, eps)
+    x, gamma, beta, eps, numpy_in = check_inputs(x, gamma, beta, eps)
     if x.shape[0] < 2:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got x of shape {tuple(x.shape)}"
         )
     if _norm_fused.use_fused(fused, x):
-        out, mean, var, rstd = _norm_fused.forward(x, gamma, beta, eps, 0)
+        out, mean, var, rstd, x = _norm_fused.checked_forward(x, gamma, beta, eps, 0, numpy_in)
         rstd, mean, var = rstd.squeeze(0), mean.squeeze(0), var.squeeze(0)  # (1, D) -> (D,)
-        check_finite_stats("x", mean, var)
-        x = x.clone() if numpy_in else x.detach()  # NumPy changes in place would not bump _version
         cache = BatchNormCache(
-            None, rstd, gamma.detach(), mean, var, True, numpy_in, fused=True, x=x, x_version=x._version
+            None, rstd, gamma.detach(), mean, var, True, numpy_in, x=x, x_version=x._version
         )
         return restore(numpy_in, out)[0], cache
     with torch.no_grad():
@@ -113,7 +102,7 @@ def batchnorm_eval_forward(
     x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: Any, eps: float = 1e-5
 ) -> tuple[Any, BatchNormCache]:
     """Eval-mode BatchNorm: normalise with the running statistics (constants for the backward)."""
-    x, gamma, beta, eps, numpy_in = _inputs(x, gamma, beta, eps)
+    x, gamma, beta, eps, numpy_in = check_inputs(x, gamma, beta, eps)
     mean, _ = as_tensor("running_mean", running_mean)
     var, _ = as_tensor("running_var", running_var)
     check_vector("running_mean", mean, x.shape[1], x)
@@ -141,14 +130,17 @@ def batchnorm_backward(dout: Any, cache: BatchNormCache) -> tuple[Any, Any, Any]
     dout, _ = as_tensor("dout", dout)
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
     if cache.fused:
-        check_same_shape("dout", dout, cache.x.shape, cache.x)
-        check_unchanged("x", cache.x, cache.x_version)
-        dx, dgamma, dbeta = _norm_fused.backward(
-            dout, cache.x, cache.mean.unsqueeze(0), rstd.unsqueeze(0), gamma, 0
+        return _norm_fused.checked_backward(
+            dout,
+            cache.x,
+            cache.x_version,
+            cache.mean.unsqueeze(0),
+            rstd.unsqueeze(0),
+            gamma,
+            0,
+            cache.numpy_in,
         )
-        check_finite_stats("dout", dbeta)
-        return restore(cache.numpy_in, dx, dgamma, dbeta)
-    check_same_shape("dout", dout, xhat.shape, xhat)
+    check_same_shape("dout", dout, xhat)
     n = xhat.shape[0]
     with torch.no_grad():
         ones = xhat.new_ones(n)  # batch sums as matrix-vector products (BLAS)

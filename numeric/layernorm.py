@@ -26,10 +26,8 @@ from numeric._norm_common import (
     as_tensor,
     check_eps,
     check_finite_stats,
-    check_matrix,
+    check_inputs,
     check_same_shape,
-    check_unchanged,
-    check_vector,
     restore,
 )
 
@@ -47,10 +45,14 @@ class LayerNormCache:
     rstd: torch.Tensor
     gamma: torch.Tensor
     numpy_in: bool
-    fused: bool = False  # made by the compiled kernels (numeric._norm_fused); backward uses them too
     x: torch.Tensor | None = None  # fused only
     mean: torch.Tensor | None = None  # fused only, (N, 1)
     x_version: int = 0  # fused only: x._version at the forward
+
+    @property
+    def fused(self) -> bool:
+        """Made by the compiled kernels (numeric._norm_fused), whose backward is used too."""
+        return self.xhat is None
 
 
 def layernorm_forward(
@@ -63,27 +65,17 @@ def layernorm_forward(
     CPU inputs of at least 2**19 elements where torch.compile works (`_norm_fused.use_fused`).
     The first fused call per shape compiles (seconds); later calls are about 2x faster.
     """
-    x, numpy_in = as_tensor("x", x)
-    gamma, _ = as_tensor("gamma", gamma)
-    beta, _ = as_tensor("beta", beta)
-    _, d = check_matrix("x", x)
-    check_vector("gamma", gamma, d, x)
-    check_vector("beta", beta, d, x)
-    eps = check_eps(eps)
+    x, gamma, beta, eps, numpy_in = check_inputs(x, gamma, beta, eps)
     if _norm_fused.use_fused(fused, x):
-        out, mean, var, rstd = _norm_fused.forward(x, gamma, beta, eps, 1)
-        check_finite_stats("x", mean, var)
-        x = x.clone() if numpy_in else x.detach()  # NumPy changes in place would not bump _version
-        cache = LayerNormCache(
-            None, rstd, gamma.detach(), numpy_in, fused=True, x=x, mean=mean, x_version=x._version
-        )
+        out, mean, _, rstd, x = _norm_fused.checked_forward(x, gamma, beta, eps, 1, numpy_in)
+        cache = LayerNormCache(None, rstd, gamma.detach(), numpy_in, x=x, mean=mean, x_version=x._version)
         return restore(numpy_in, out)[0], cache
     with torch.no_grad():
         # Two-pass statistics over the contiguous last dim: mean, then the norm of x - mean
         # (exact for large offsets, and no temporary beyond xhat itself).
         mean = x.mean(1, keepdim=True)
         xhat = x - mean
-        var = torch.linalg.vector_norm(xhat, dim=1, keepdim=True).square_().div_(d)
+        var = torch.linalg.vector_norm(xhat, dim=1, keepdim=True).square_().div_(x.shape[1])
         check_finite_stats("x", mean, var)
         rstd = var.add_(eps).rsqrt_()
         xhat.mul_(rstd)
@@ -99,13 +91,11 @@ def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]
         )
     dout, _ = as_tensor("dout", dout)
     if cache.fused:
-        check_same_shape("dout", dout, cache.x.shape, cache.x)
-        check_unchanged("x", cache.x, cache.x_version)
-        dx, dgamma, dbeta = _norm_fused.backward(dout, cache.x, cache.mean, cache.rstd, cache.gamma, 1)
-        check_finite_stats("dout", dbeta)
-        return restore(cache.numpy_in, dx, dgamma, dbeta)
+        return _norm_fused.checked_backward(
+            dout, cache.x, cache.x_version, cache.mean, cache.rstd, cache.gamma, 1, cache.numpy_in
+        )
     xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
-    check_same_shape("dout", dout, xhat.shape, xhat)
+    check_same_shape("dout", dout, xhat)
     d = xhat.shape[1]
     with torch.no_grad():
         # Every reduction is a matrix-vector product (BLAS): column sums with a ones vector, the row

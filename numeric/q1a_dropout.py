@@ -9,7 +9,9 @@ through ``torch.nn.functional.dropout``; plain masks through ``torch.bernoulli``
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,21 +19,35 @@ import torch
 import torch.nn.functional as F
 
 from derivations.core import Check, Context, Result, Section
-from derivations.q1_dropout import CONVENTIONS, mask_moments
+from derivations.q1_dropout import CONVENTIONS, mask_moments, mask_scale
 from derivations.symbols import p as p_sym
-from numeric.checks import TOL_FLOAT64, bound, compare
+from numeric.checks import TOL_FLOAT64, bound, compare, to_numpy
 
 Z_BOUND = 4.5  # |MC mean - closed form| / standard error; two-sided normal tail 7e-6 per check
 MAX_ENUM = 16  # N * D above this: 2^(N D) masks is too many to enumerate
 
 
+@functools.cache
+def _lambdified(convention: str) -> tuple[Callable[[float], Any], Callable[[float], Any]]:
+    """``(p -> (f, g), p -> s)`` for one convention, lambdified once from `derivations.q1_dropout`.
+
+    The SymPy expectation and the lambdify take about 15 ms, and Q1B evaluates ``fg`` some 80
+    times. A bad convention raises ValueError (from `mask_scale`) and is not cached.
+    """
+    f, g = mask_moments(convention)
+    return Result("fg", (f, g), (p_sym,)).callable(), Result("s", mask_scale(convention), (p_sym,)).callable()
+
+
 def fg(p: float, convention: str) -> tuple[float, float]:
     """``(f(p), g(p))`` evaluated from the SymPy result of the derivation (lambdified)."""
     p = validate_p(p)
-    f, g = mask_moments(convention)
-    fn = Result("fg", (f, g), (p_sym,)).callable()
-    fv, gv = fn(p)
+    fv, gv = _lambdified(convention)[0](p)
     return float(fv), float(gv)
+
+
+def kept_scale(p: float, convention: str) -> float:
+    """``s(p)``, the factor on a kept entry (1 plain, 1/(1-p) inverted), from `derivations.q1_dropout.mask_scale`."""
+    return float(_lambdified(convention)[1](validate_p(p)))
 
 
 def validate_p(p: Any) -> float:
@@ -47,7 +63,7 @@ def validate_problem(X: Any, y: Any, w: Any) -> tuple[np.ndarray, np.ndarray, np
     """float64 copies of ``X: (N, D)``, ``y: (N,)``, ``w: (D,)``; errors name the bad argument."""
     out = []
     for name, arr, ndim in (("X", X, 2), ("y", y, 1), ("w", w, 1)):
-        a = np.asarray(arr.detach().cpu() if isinstance(arr, torch.Tensor) else arr, dtype=np.float64)
+        a = to_numpy(arr).astype(np.float64)
         if a.ndim != ndim:
             raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
         if a.size == 0:
@@ -104,7 +120,7 @@ def exact_loss(X: Any, y: Any, w: Any, p: float, convention: str) -> float:
     p = validate_p(p)
     if X.size > MAX_ENUM:
         raise ValueError(f"X has {X.size} entries; enumeration needs at most {MAX_ENUM}")
-    s = 1.0 if convention == "plain" else 1.0 / (1.0 - p)
+    s = kept_scale(p, convention)  # ValueError naming the convention if it is not one of CONVENTIONS
     bits = np.array(list(itertools.product((0.0, 1.0), repeat=X.size))).reshape(-1, *X.shape)
     probs = np.prod(np.where(bits == 1.0, 1.0 - p, p), axis=(1, 2))
     losses = (((y - (X * s * bits) @ w)) ** 2).sum(axis=1)

@@ -21,7 +21,7 @@ from derivations.core import Check, Context, Section
 from derivations.q1_dropout import CONVENTIONS, mask_moments
 from numeric.checks import bound
 from numeric.plotting import new_figure, save_figure
-from numeric.q1a_dropout import fg, validate_p, validate_problem
+from numeric.q1a_dropout import closed_form_loss, fg, validate_p, validate_problem
 
 # ||w_trained - w_ridge|| / ||w_ridge||: averaged Adam iterates on fresh masks keep gradient noise of
 # this order; measured 2.2e-2 (quick: 400 steps) and 1.2e-2 (full: 2000 steps), worst at p = 0.9.
@@ -77,16 +77,14 @@ def make_data(cfg: Config) -> tuple[np.ndarray, ...]:
 def ridge_solution(X: np.ndarray, y: np.ndarray, p: float, convention: str) -> np.ndarray:
     """Minimiser of ``||y - f X w||^2 + g ||Gamma w||^2``: ``(f^2 X^T X + g Gamma^2)^{-1} f X^T y``."""
     X, y, _ = validate_problem(X, y, np.zeros(np.shape(X)[-1]))
-    f, g = fg(validate_p(p), convention)
+    f, g = fg(p, convention)  # validates p
     gram = X.T @ X
     return np.linalg.solve(f**2 * gram + g * np.diag(np.diag(gram)), f * X.T @ y)
 
 
 def dropout_objective(X: np.ndarray, y: np.ndarray, w: np.ndarray, p: float, convention: str) -> float:
-    """Expected dropout MSE ``(||y - f X w||^2 + g ||Gamma w||^2) / N``."""
-    X, y, w = validate_problem(X, y, w)
-    f, g = fg(p, convention)
-    return float((np.sum((y - f * X @ w) ** 2) + g * np.sum(np.diag(X.T @ X) * w**2)) / len(y))
+    """Expected dropout MSE ``(||y - f X w||^2 + g ||Gamma w||^2) / N``: Q1A's closed form over N."""
+    return closed_form_loss(X, y, w, p, convention) / len(y)
 
 
 def train_dropout(X: np.ndarray, y: np.ndarray, cfg: Config, steps: int) -> np.ndarray:
@@ -94,7 +92,12 @@ def train_dropout(X: np.ndarray, y: np.ndarray, cfg: Config, steps: int) -> np.n
     X, y, _ = validate_problem(X, y, np.zeros(cfg.d))
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
-    torch.manual_seed(cfg.seed)
+    with torch.random.fork_rng(devices=[]):  # F.dropout takes no generator; leave global state alone
+        torch.manual_seed(cfg.seed)
+        return _train(X, y, cfg, steps)
+
+
+def _train(X: np.ndarray, y: np.ndarray, cfg: Config, steps: int) -> np.ndarray:
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     W = torch.zeros(len(CONVENTIONS), len(cfg.ps), cfg.d, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([W], lr=cfg.lr)

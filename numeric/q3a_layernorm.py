@@ -4,7 +4,7 @@ The closed forms of `derivations.q3_layernorm` (dX as a lambdified, broadcasting
 h = gamma * G and its row sums) are evaluated in float64 NumPy on random and edge-case batches
 (D = 2, a constant example with sigma^2 = 0, an offset of 1e6, a scale of 1e-6) and compared with
 autograd through ``torch.nn.functional.layer_norm``; the closed-form Jacobian with
-``torch.autograd.functional.jacobian``. The runner is Q2A's (`numeric.q2a_batchnorm.closed_form_section`).
+``torch.autograd.functional.jacobian``. The runner is Q2A's (`numeric._norm_sections.closed_form_section`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from derivations.core import Context, Result, Section
 from derivations.q3_layernorm import DX_AGGREGATE, DX_ARGS
 from numeric._norm_checks import stats
-from numeric.q2a_batchnorm import closed_form_section
+from numeric._norm_sections import closed_form_section
 
 AXIS = 1  # LayerNorm: statistics over the features, per example
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from numeric import _norm_fused
-from numeric._norm_checks import max_rel_error, params, torch_reference
+from numeric._norm_checks import max_rel_error, module_errors, params, run_norm, torch_reference
 from numeric.batchnorm import BatchNorm1d, batchnorm_backward, batchnorm_forward
 from numeric.checks import TOL_FLOAT32, TOL_FLOAT64
 from numeric.layernorm import LayerNorm, layernorm_backward, layernorm_forward
@@ -36,9 +36,16 @@ def test_fused_matches_torch(axis, dtype, tol, shape, shift):
     x = torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(3)) * 2 + shift
     gamma, beta, dy = params(shape[1], shape[0], 5, dtype)
     ref = torch_reference(axis, x, gamma, beta, dy)
-    out, cache = forward(x, gamma, beta, fused=True)
-    assert cache.fused
-    mine = dict(zip(("dx", "dgamma", "dbeta"), backward(dy, cache), strict=True), out=out)
+    caches = []
+
+    def fused_forward(*args):
+        out, cache = forward(*args, fused=True)
+        caches.append(cache)
+        return out, cache
+
+    mine = run_norm(fused_forward, backward, x, gamma, beta, dy)
+    assert [c.fused for c in caches] == [True] and caches[0].xhat is None
+    assert mine.keys() == ref.keys()
     for key, value in mine.items():
         assert max_rel_error(value, ref[key]) <= tol, key
 
@@ -46,11 +53,15 @@ def test_fused_matches_torch(axis, dtype, tol, shape, shift):
 def test_fused_checks_inputs_like_the_eager_path():
     x = torch.randn(6, 4, dtype=torch.float64)
     with pytest.raises(ValueError, match="gamma"):
-        layernorm_forward(x, torch.ones(3, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), fused=True)
+        layernorm_forward(
+            x, torch.ones(3, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), fused=True
+        )
     bad = x.clone()
     bad[2, 1] = float("nan")
     with pytest.raises(ValueError, match="x contains non-finite"):
-        batchnorm_forward(bad, torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), fused=True)
+        batchnorm_forward(
+            bad, torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), fused=True
+        )
 
 
 def test_two_stage_column_sum_matches_a_plain_sum():
@@ -85,6 +96,11 @@ def test_fused_true_without_a_compiler_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(_norm_fused, "available", lambda: False)
     with pytest.raises(RuntimeError, match="fused=True needs torch.compile"):
         batchnorm_forward(torch.randn(4, 3), torch.ones(3), torch.zeros(3), fused=True)
+    probe = OSError("InvalidCxxCompiler: No working C++ compiler found")
+    monkeypatch.setattr(_norm_fused, "build_error", lambda: probe)
+    with pytest.raises(RuntimeError, match="OSError: InvalidCxxCompiler") as info:
+        layernorm_forward(torch.randn(4, 3), torch.ones(3), torch.zeros(3), fused=True)
+    assert info.value.__cause__ is probe  # the probe's own exception, chained
     monkeypatch.setattr(_norm_fused, "AUTO_MIN_NUMEL", 1)
     assert layernorm_forward(torch.randn(4, 3), torch.ones(3), torch.zeros(3))[1].fused is False
 
@@ -116,17 +132,22 @@ def test_fused_keeps_its_own_copy_of_numpy_input(axis):
 def test_modules_on_the_fused_default_path_match_torch(axis, monkeypatch):
     monkeypatch.setattr(_norm_fused, "AUTO_MIN_NUMEL", 1)  # every input counts as large
     g = torch.Generator().manual_seed(4)
-    x = (3 * torch.randn(12, 5, generator=g, dtype=torch.float64) + 2).requires_grad_()
+    x = 3 * torch.randn(12, 5, generator=g, dtype=torch.float64) + 2
     dy = torch.randn(12, 5, generator=g, dtype=torch.float64)
     mine = (BatchNorm1d if axis == 0 else LayerNorm)(5, dtype=torch.float64)
     ref = (torch.nn.BatchNorm1d if axis == 0 else torch.nn.LayerNorm)(5, dtype=torch.float64)
-    outs, grads = [], []
-    for module in (mine, ref):
-        out = module(x)
-        outs.append(out.detach())
-        grads.append(torch.autograd.grad(out, (x, module.weight, module.bias), dy))
-    assert max_rel_error(outs[0], outs[1]) <= TOL_FLOAT64
-    for a, b in zip(grads[0], grads[1], strict=True):
-        assert max_rel_error(a, b) <= TOL_FLOAT64
-    if axis == 0:
-        assert max_rel_error(mine.running_var, ref.running_var) <= TOL_FLOAT64
+    fused = []
+    monkeypatch.setattr(_norm_fused, "checked_backward", _recording(_norm_fused.checked_backward, fused))
+    errs = module_errors(mine, ref, [(True, x, dy)])
+    assert fused, "the module's backward did not take the fused path"
+    expected = {"out", "dx", "dgamma", "dbeta"} | ({"running_mean", "running_var"} if axis == 0 else set())
+    assert set(errs) == expected
+    assert all(e <= TOL_FLOAT64 for e in errs.values()), errs
+
+
+def _recording(fn, calls):
+    def wrapper(*args, **kwargs):
+        calls.append(fn.__name__)
+        return fn(*args, **kwargs)
+
+    return wrapper

@@ -58,6 +58,10 @@ def test_bad_inputs_name_the_argument():
         mc_loss(X, Y, W, 0.3, "plain", samples=1)
     with pytest.raises(ValueError, match="convention"):
         mc_loss(X, Y, W, 0.3, "spatial", samples=10)
+    with pytest.raises(ValueError, match="convention must be one of .*'bogus'"):
+        exact_loss(X[:3, :3], Y[:3], W, 0.3, "bogus")
+    with pytest.raises(ValueError, match="convention must be one of"):
+        closed_form_loss(X, Y, W, 0.3, "bogus")
     with pytest.raises(ValueError, match="enumeration"):
         exact_loss(rng.normal(size=(5, 4)), rng.normal(size=5), rng.normal(size=4), 0.3, "plain")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from numeric.q1a_dropout import fg
 from numeric.q1b_dropout_plot import Config, dropout_objective, make_data, ridge_solution, run
 
 
@@ -60,6 +61,30 @@ def test_weight_check_can_fail():
     assert rel(w_inv, ridge_solution(X, y, 0.5, "inverted")) <= TOL_WEIGHTS
     assert rel(w_inv, ridge_solution(X, y, 0.5, "plain")) > 5 * TOL_WEIGHTS
     assert rel(w_inv, np.linalg.lstsq(X, y, rcond=None)[0]) > 5 * TOL_WEIGHTS
+
+
+def test_dropout_objective_is_the_q1a_closed_form_per_example():
+
+    X, y, _, _ = make_data(Config())
+    w = np.linspace(-1.0, 1.0, X.shape[1])
+    for conv in ("plain", "inverted"):
+        f, g = fg(0.3, conv)
+        by_hand = (np.sum((y - f * X @ w) ** 2) + g * np.sum(np.diag(X.T @ X) * w**2)) / len(y)
+        assert dropout_objective(X, y, w, 0.3, conv) == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_training_leaves_the_global_rng_alone():
+    import torch
+
+    from numeric.q1b_dropout_plot import train_dropout
+
+    cfg = Config(ps=(0.5,), steps=4)
+    X, y, _, _ = make_data(cfg)
+    state = torch.random.get_rng_state()
+    w1 = train_dropout(X, y, cfg, cfg.steps)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.manual_seed(123)  # a different global state must not change the result: the seed is cfg's
+    assert np.array_equal(train_dropout(X, y, cfg, cfg.steps), w1)
 
 
 def test_answer_text_reports_failures_and_computed_g():

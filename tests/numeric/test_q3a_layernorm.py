@@ -6,7 +6,7 @@ import math
 
 from numeric import q3a_layernorm, q3b_layernorm
 from numeric._norm_checks import stats
-from numeric.q2a_batchnorm import closed_form_section
+from numeric._norm_sections import closed_form_section
 
 
 def test_q3a_closed_form_checks_pass(ctx):
