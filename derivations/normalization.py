@@ -14,6 +14,7 @@ L = sum_ij G_ij Y_ij (so dL/dY = G) for a concrete N x D matrix by exact rationa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import sympy as sp
@@ -63,16 +64,16 @@ def evaluate(expr: Any, n: sp.Symbol | tuple[sp.Symbol, ...]) -> Any:
     return expr
 
 
-def jacobian_entry(i: Any, k: Any, n: Any, xhat: Any = xh, scale: Any = s) -> Any:
-    """The closed form of d xhat_i / d x_k."""
-    return (sp.KroneckerDelta(i, k) - 1 / n - xhat[i] * xhat[k] / n) / scale
+def jacobian_entry(i: Any, k: Any, n: Any) -> Any:
+    """The closed form of d xhat_i / d x_k, in the indexed ``xhat`` and the scale ``s``."""
+    return (sp.KroneckerDelta(i, k) - 1 / n - xh[i] * xh[k] / n) / s
 
 
-def grad_entry(k: Any, n: Any, grad: Any = h, xhat: Any = xh, scale: Any = s, i: Any = m) -> Any:
-    """The closed form of dL/dx_k = sum_i h_i d xhat_i/d x_k."""
-    s1 = sp.Sum(grad[i], (i, 1, n))
-    s2 = sp.Sum(grad[i] * xhat[i], (i, 1, n))
-    return (n * grad[k] - s1 - xhat[k] * s2) / (n * scale)
+def grad_entry(k: Any, n: Any, i: Any = m) -> Any:
+    """The closed form of dL/dx_k = sum_i h_i d xhat_i/d x_k (``i``: the summation index)."""
+    s1 = sp.Sum(h[i], (i, 1, n))
+    s2 = sp.Sum(h[i] * xh[i], (i, 1, n))
+    return (n * h[k] - s1 - xh[k] * s2) / (n * s)
 
 
 class Shown(sp.MutableDenseMatrix):
@@ -167,23 +168,31 @@ def concrete_symbols(
     return X, G, gamma, beta
 
 
+def group_stats(values: Sequence[Any]) -> tuple[Any, Any]:
+    """Mean and biased variance ``(1/n) sum (v - mu)^2`` of one normalisation group."""
+    n = len(values)
+    mu = sum(values) / n
+    return mu, sum((v - mu) ** 2 for v in values) / n
+
+
 def normalise(X: sp.Matrix, axis: Axis) -> tuple[sp.Matrix, list[Any]]:
     """xhat of X with statistics over ``axis`` (0: each column, BatchNorm; 1: each row, LayerNorm).
 
+    Each group is read off X directly (a column ``X[:, g]`` or a row ``X[g, :]``), not through a
+    transpose, so a claim relating the two axes compares two independent constructions.
     Returns xhat and the per-group scales s_g = sqrt(sigma_g^2 + eps).
     """
-    M = X if axis == 0 else X.T
-    n = M.shape[0]
-    xhat = sp.zeros(*M.shape)
+    n_groups = X.cols if axis == 0 else X.rows
+    xhat = sp.zeros(*X.shape)
     scales = []
-    for g in range(M.shape[1]):
-        col = M[:, g]
-        mu = sum(col) / n
-        sd = sp.sqrt(sum((v - mu) ** 2 for v in col) / n + eps)
+    for g in range(n_groups):
+        group = list(X[:, g] if axis == 0 else X[g, :])
+        mu, var = group_stats(group)
+        sd = sp.sqrt(var + eps)
         scales.append(sd)
-        for a in range(n):
-            xhat[a, g] = (col[a] - mu) / sd
-    return (xhat if axis == 0 else xhat.T), scales
+        for a, v in enumerate(group):
+            xhat[(a, g) if axis == 0 else (g, a)] = (v - mu) / sd
+    return xhat, scales
 
 
 def closed_form_jacobian(xhat: sp.Matrix, scales: list[Any], axis: Axis) -> sp.Matrix:
@@ -224,9 +233,10 @@ def concrete_derivation(
     n_cols: int,
     name: str,
     title: str,
+    *,
+    closed_tex: tuple[str, str],
     gradients: bool = True,
     points: int = 4,
-    closed_tex: tuple[str, str] = (r"J_{ij,kl}", r"\frac{\partial L}{\partial X_{kl}}"),
 ) -> Derivation:
     """Exact check at one concrete size: the Jacobian and (``gradients``) dL/dX, dL/dgamma, dL/dbeta.
 

@@ -49,7 +49,7 @@ DX_MATRIX = (
 
 CONCRETE_SIZES = tuple((n, 2) for n in range(2, 9))  # (N, D): the Jacobian at every N from 2 to 8
 QUICK_SIZES = CONCRETE_SIZES[:3]
-GRADIENT_SIZES = frozenset(CONCRETE_SIZES[:3])  # where dL/dX, dL/dgamma, dL/dbeta are also checked
+GRADIENT_SIZES = frozenset(QUICK_SIZES)  # where dL/dX, dL/dgamma, dL/dbeta are also checked
 # Random exact points per substitution check: 4 at the gradient sizes, 3 for the larger Jacobians (a
 # nonzero algebraic function of 11 or more variables almost surely does not vanish at random points; the general-N
 # derivation carries the proof, these are the cross-check).

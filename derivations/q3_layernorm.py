@@ -50,7 +50,7 @@ DX_MATRIX = (
 
 CONCRETE_SIZES = tuple((2, d) for d in range(2, 9))  # (N, D): the Jacobian at every D from 2 to 8
 QUICK_SIZES = CONCRETE_SIZES[:3]
-GRADIENT_SIZES = frozenset(CONCRETE_SIZES[:3])  # where gamma's placement inside the sums is checked
+GRADIENT_SIZES = frozenset(QUICK_SIZES)  # where gamma's placement inside the sums is checked
 
 
 def one_example() -> Derivation:

@@ -17,6 +17,7 @@ from typing import Any
 import sympy as sp
 
 from derivations.core import Context, Derivation, Result, Section, Step
+from derivations.normalization import group_stats, normalise
 from derivations.symbols import eps
 
 STATS_SIZES = (3, 4)  # symmetric sizes at which the row/column statistics are compared entry by entry
@@ -36,18 +37,18 @@ def symmetric_matrix(n: int) -> sp.Matrix:
     return sp.Matrix(n, n, lambda a, b: sp.Symbol(f"x_{min(a, b) + 1}{max(a, b) + 1}", real=True))
 
 
-def batchnorm(X: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix, e: sp.Expr = eps) -> sp.Matrix:
-    """Column-wise normalisation (biased variance) then ``gamma_j x + beta_j``; ``gamma, beta: (1, D)``."""
-    n = X.rows
-    mu = [sum(X[:, c]) / n for c in range(X.cols)]
-    var = [sum((X[r, c] - mu[c]) ** 2 for r in range(n)) / n for c in range(X.cols)]
-    return sp.Matrix(n, X.cols, lambda r, c: gamma[c] * (X[r, c] - mu[c]) / sp.sqrt(var[c] + e) + beta[c])
+def _affine(xhat: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix) -> sp.Matrix:
+    return sp.Matrix(xhat.rows, xhat.cols, lambda r, c: gamma[c] * xhat[r, c] + beta[c])
 
 
-def layernorm(X: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix, e: sp.Expr = eps) -> sp.Matrix:
-    """Row-wise normalisation then the same per-column affine map: ``LN(X) = BN(X^T)^T`` before affine."""
-    xhat = batchnorm(X.T, sp.ones(1, X.rows), sp.zeros(1, X.rows), e).T
-    return sp.Matrix(X.rows, X.cols, lambda r, c: gamma[c] * xhat[r, c] + beta[c])
+def batchnorm(X: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix) -> sp.Matrix:
+    """Column statistics (biased variance, `normalisation.normalise` axis 0), then ``gamma_j x + beta_j``; ``gamma, beta: (1, D)``."""
+    return _affine(normalise(X, 0)[0], gamma, beta)
+
+
+def layernorm(X: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix) -> sp.Matrix:
+    """Row statistics (`normalisation.normalise` axis 1, read off the rows), then the same per-column affine map."""
+    return _affine(normalise(X, 1)[0], gamma, beta)
 
 
 def ratio_sq_minus_one() -> sp.Expr:
@@ -65,23 +66,29 @@ def gamma_prime(sigma: sp.Expr, gamma: sp.Expr, e: sp.Expr = eps) -> sp.Expr:
     return gamma * sp.sqrt(lam**2 * sigma**2 + e) / (lam * sp.sqrt(sigma**2 + e))
 
 
+def z_entry(y_ji: sp.Expr, gamma_i: sp.Expr, gamma_j: sp.Expr, beta_i: sp.Expr, beta_j: sp.Expr) -> sp.Expr:
+    """Bob's formula for one entry: ``Z_ij = gamma_j (Y_ji - beta_i) / gamma_i + beta_j``."""
+    return gamma_j * (y_ji - beta_i) / gamma_i + beta_j
+
+
 def z_from_y(Y: sp.Matrix, gamma: sp.Matrix, beta: sp.Matrix) -> sp.Matrix:
-    """``Z_ij = gamma_j (Y_ji - beta_i) / gamma_i + beta_j`` (symmetric X, same affine map in BN and LN)."""
+    """`z_entry` for every ``(i, j)`` (symmetric X, same affine map in BN and LN)."""
     n = Y.rows
-    return sp.Matrix(n, n, lambda r, c: gamma[c] * (Y[c, r] - beta[r]) / gamma[r] + beta[c])
+    return sp.Matrix(n, n, lambda r, c: z_entry(Y[c, r], gamma[r], gamma[c], beta[r], beta[c]))
 
 
-def _column_stats(X: sp.Matrix) -> tuple[sp.Matrix, sp.Matrix]:
-    n = X.rows
-    mu = [sum(X[:, c]) / n for c in range(X.cols)]
-    return sp.Matrix(mu), sp.Matrix([sum((X[r, c] - mu[c]) ** 2 for r in range(n)) / n for c in range(X.cols)])
+def _stats(groups: list[sp.Matrix]) -> tuple[sp.Matrix, sp.Matrix]:
+    """(means, variances) of the given groups, by `normalisation.group_stats`."""
+    means, variances = zip(*(group_stats(list(g)) for g in groups), strict=True)
+    return sp.Matrix(means), sp.Matrix(variances)
 
 
 def unit_derivation() -> Derivation:
     steps = []
     for n in STATS_SIZES:
         X = symmetric_matrix(n)
-        (mu_r, var_r), (mu_c, var_c) = _column_stats(X.T), _column_stats(X)
+        (mu_r, var_r) = _stats([X[r, :] for r in range(n)])
+        (mu_c, var_c) = _stats([X[:, c] for c in range(n)])
         steps.append(Step(mu_r, mu_c, rf"$X = X^T$: row means $\mu^{{LN}}_i$ are column means $\mu^{{BN}}_i$, $n={n}$"))
         steps.append(Step(var_r, var_c, rf"and row variances are column variances, $\sigma^{{LN}}_i = \sigma^{{BN}}_i$, $n={n}$"))
     n = MATRIX_SIZE
@@ -113,7 +120,7 @@ def affine_derivation() -> Derivation:
                           rf"a normalised column has mean 0, so $\beta_j$ is the column mean of $Y$, $n={n}$"))
     return Derivation(
         "q3c_affine", "Arbitrary gamma, beta: Z from Y", steps,
-        Result("Z_ij", g_j * (sp.Symbol("Y_ji") - b_i) / g_i + b_j, (sp.Symbol("Y_ji"), g_i, g_j, b_i, b_j)),
+        Result("Z_ij", z_entry(sp.Symbol("Y_ji"), g_i, g_j, b_i, b_j), (sp.Symbol("Y_ji"), g_i, g_j, b_i, b_j)),
         statement=(r"$Z_{ij} = \gamma_j (Y_{ji} - \beta_i)/\gamma_i + \beta_j$; $\beta$ is read off $Y$, the diagonal "
                    r"$Z_{ii} = Y_{ii}$ is known whatever $\gamma$ is, the rest needs the ratios $\gamma_j/\gamma_i$."),
         argument=(r"For any $n$ the first identity is the transpose relation of the unit case applied to $\hat X$; "
@@ -124,15 +131,14 @@ def affine_derivation() -> Derivation:
 def ambiguity_derivation() -> Derivation:
     n = 3
     col = sp.Matrix(sp.symbols(f"c_1:{n + 1}", real=True))
-    mean = sum(col) / n
-    var = sum((v - mean) ** 2 for v in col) / n
+    mean, var = group_stats(list(col))
     new = lam * col + t_shift * sp.ones(n, 1)
-    new_mean = sum(new) / n
+    new_mean, new_var = group_stats(list(new))
     gp = gamma_prime(s_j, g_j)
     R = ratio()
     steps = [
         Step(new_mean, lam * mean + t_shift, r"$X' = \lambda X + t\,\mathbf{1}\mathbf{1}^T$ (symmetric): means map to $\lambda\mu + t$"),
-        Step(sum((v - new_mean) ** 2 for v in new) / n, lam**2 * var, r"and variances to $\lambda^2\sigma^2$ (rows and columns alike)"),
+        Step(new_var, lam**2 * var, r"and variances to $\lambda^2\sigma^2$ (rows and columns alike)"),
         Step(gp * (lam * x + t_shift - (lam * mu_j + t_shift)) / sp.sqrt(lam**2 * s_j**2 + eps) + b_j,
              g_j * (x - mu_j) / sp.sqrt(s_j**2 + eps) + b_j,
              r"with $\gamma'_j = \gamma_j \sqrt{\lambda^2\sigma_j^2+\epsilon}/(\lambda\sqrt{\sigma_j^2+\epsilon})$, "

@@ -16,10 +16,12 @@ The derived CDF (`mixture_cdf`) is what `numeric.q4a_init` tests the real model 
 
 from __future__ import annotations
 
+from functools import cache
+
 import sympy as sp
 from sympy.stats import Normal, Uniform, variance
 
-from derivations.core import Context, Derivation, Result, Section, Step
+from derivations.core import Context, Derivation, Result, Section, Step, latex
 
 x = sp.Symbol("x", real=True)  # a parameter's value
 n_in = sp.Symbol("n", integer=True, positive=True)  # a layer's fan-in
@@ -137,7 +139,6 @@ def _pdf_derivation(sizes: tuple[int, ...] | None) -> Derivation:
             r"kaiming_uniform_ with $a = \sqrt{5}$: gain $\sqrt{2/(1+a^2)} = 1/\sqrt{3}$, bound $= \mathrm{gain}\sqrt{3/n} = 1/\sqrt{n}$",
             kind="definition",
         ),
-        Step(sp.Add(*mixture_weights(sizes)), 1, r"the layers' shares $\pi_k = n_k(n_{k-1}+1)/P$ sum to one"),
     ]
     for j, (b, v) in enumerate(regions):
         mid = (edges[j] + b) / 2  # every component density is constant on b_{j-1} < |x| <= b_j
@@ -186,7 +187,6 @@ def _variance_derivation() -> Derivation:
     q = m_x**2 + s_x**2  # E[x^2]
     var_z = n_in * sigma_w**2 * q  # weights' part of Var z
     pytorch = var_z.subs(sigma_w, 1 / sp.sqrt(3 * n_in)) + 1 / (3 * n_in)
-    gauss = sp.exp(-(x**2) / (2 * s_z**2)) / (sp.sqrt(2 * sp.pi) * s_z)
     a_needed = sp.solve(sp.Eq(n_in * a_bound**2 / 3 * q, c_target * q), a_bound)
     steps = [
         Step(
@@ -218,15 +218,16 @@ def _variance_derivation() -> Derivation:
             r"PyTorch ($a = 1/\sqrt{n}$, bias too): $\mathrm{Var}\, z = E[x^2]/3 + 1/(3n)$, bounded in $n$",
         ),
         Step(
-            sp.integrate(x**2 * gauss, (x, 0, sp.oo)),
+            relu_second_moment(),
             s_z**2 / 2,
             r"after a ReLU, $E[\mathrm{relu}(z)^2] = \mathrm{Var}(z)/2$ for symmetric $z$ (Gaussian shown)",
             kind="expectation",
         ),
         Step(
-            n_in * (1 / (3 * n_in)) * s_z**2 / 2,
-            s_z**2 / 6,
-            r"so PyTorch's default scales the variance by $1/6$ per ReLU layer, for every width"
+            relu_layer_gain(1 / (3 * n_in)),
+            sp.Rational(1, 6),
+            r"so PyTorch's default, $n \cdot \frac{1}{3n} \cdot E[\mathrm{relu}(z)^2]/\mathrm{Var}(z)$ with the integral above,"
+            r" scales the variance by $1/6$ per ReLU layer, for every width"
             f" (Kaiming's $2/n$ gives ${sp.latex(relu_layer_gain(2 / n_in))}$)",
         ),
     ]
@@ -239,9 +240,19 @@ def _variance_derivation() -> Derivation:
     )
 
 
+@cache
+def relu_second_moment() -> sp.Expr:
+    """``E[relu(z)^2]`` for ``z ~ N(0, s_z^2)``: the Gaussian integral over ``z > 0`` (computed, = s_z^2 / 2)."""
+    gauss = sp.exp(-(x**2) / (2 * s_z**2)) / (sp.sqrt(2 * sp.pi) * s_z)
+    return sp.integrate(x**2 * gauss, (x, 0, sp.oo))
+
+
 def relu_layer_gain(var_w: sp.Expr) -> sp.Expr:
-    """Var z_(l+1) / Var z_l through a ReLU layer of fan-in n with weight variance ``var_w`` (no bias)."""
-    return sp.simplify(n_in * var_w * s_z**2 / 2 / s_z**2)
+    """Var z_(l+1) / Var z_l through a ReLU layer of fan-in n with weight variance ``var_w`` (no bias).
+
+    ``n var_w E[relu(z)^2] / Var z``, with `relu_second_moment` supplying the ReLU's factor.
+    """
+    return sp.simplify(n_in * var_w * relu_second_moment() / s_z**2)
 
 
 def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
@@ -254,7 +265,7 @@ def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
         f"$\\pi_{k + 1} = {sp.latex(w)}$ on $|x| \\le {sp.latex(layer['bound'])}$"
         for k, (w, layer) in enumerate(zip(ws, ls, strict=True))
     )
-    from derivations.q4b_weight_decay import tex, wd_over_l2_ratio  # 4A.4 is 4B.1: its answer, computed there
+    from derivations.q4b_weight_decay import wd_over_l2_ratio  # 4A.4 is 4B.1: its answer, computed there
     from derivations.symbols import lambda_l2
 
     text = {
@@ -262,7 +273,7 @@ def derive(ctx: Context, sizes: tuple[int, ...] | None = None) -> Section:
             "Items 1 to 3 are answered in order below: the PDF of an initial parameter and why the scale falls with "
             "width, then the trained distributions with the histograms. Item 4 is word for word Question 4B.1 and is "
             f"answered there: for plain SGD the two updates coincide when $\\lambda_{{wd}} = "
-            f"{tex(wd_over_l2_ratio() * lambda_l2)}$."
+            f"{latex(wd_over_l2_ratio() * lambda_l2)}$."
         ),
         "pdf": (
             "PyTorch's nn.Linear initialises its weight with kaiming_uniform_(a = sqrt(5)) and its bias uniformly, both "

@@ -14,29 +14,16 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derivations.core import Context, Derivation, Result, Section, Step
-from derivations.symbols import eta, lambda_l2, lambda_wd
+from derivations.core import Context, Derivation, Result, Section, Step, latex
+from derivations.symbols import eta, lambda_l2, lambda_wd, lambda_wd_lr
 
 VECTOR_D = 4  # coordinates of the concrete weight vector; every coordinate is treated alike
-lambda_wd_lr = sp.Symbol("lambdaprime_wd", nonnegative=True)  # decay not scaled by the learning rate
-# LaTeX names for prose (the shared symbols' names are not LaTeX commands).
-TEX_NAMES = {
-    lambda_l2: r"\lambda_{\ell_2}",
-    lambda_wd: r"\lambda_{wd}",
-    lambda_wd_lr: r"\lambda_{wd}'",
-    eta: r"\eta",
-}
 
 
 def plain_str(expr: sp.Expr) -> str:
     """A SymPy string that `sympy.sympify` parses back: lambda_l2, lambda_wd, eta as plain names."""
     names = {lambda_l2: "lambda_l2", lambda_wd: "lambda_wd", lambda_wd_lr: "lambda_wd_unscaled"}
     return sp.sstr(expr.xreplace({s: sp.Symbol(n) for s, n in names.items()}))
-
-
-def tex(expr: sp.Expr) -> str:
-    """LaTeX for prose, with the problem's symbol names."""
-    return sp.latex(expr, symbol_names=TEX_NAMES)
 
 
 def _vectors(d: int = VECTOR_D) -> tuple[sp.Matrix, sp.Matrix]:
@@ -50,6 +37,15 @@ def l2_penalty_gradient(w: sp.Matrix, evaluate: bool = True) -> sp.Matrix:
     penalty = lambda_l2 * sum(wi**2 for wi in w)
     return sp.Matrix(
         [sp.Derivative(penalty, wi).doit() if evaluate else sp.Derivative(penalty, wi) for wi in w]
+    )
+
+
+def _total_loss_gradient(w: sp.Matrix, g: sp.Matrix) -> sp.Matrix:
+    """``grad_w (L_data(w) + lambda_l2 sum_i w_i^2)`` for a generic data loss, ``dL_data/dw_i = g_i``."""
+    data = sp.Function("L_data")(*w)
+    total = data + lambda_l2 * sum(wi**2 for wi in w)
+    return sp.Matrix([sp.diff(total, wi) for wi in w]).subs(
+        {sp.diff(data, wi): gi for wi, gi in zip(w, g, strict=True)}
     )
 
 
@@ -94,9 +90,10 @@ def _problem_notation() -> Derivation:
             r"$\partial_{w_j} \lambda_{\ell_2} \sum_i w_i^2 = 2 \lambda_{\ell_2} w_j$: only the $i = j$ term depends on $w_j$",
         ),
         Step(
-            w - (g + l2_penalty_gradient(w, evaluate=False)),
+            w - _total_loss_gradient(w, g),
             u["l2"],
-            r"the $\ell_2$ update: $w - \nabla_w(\mathcal{L}_{data} + \lambda_{\ell_2} \|w\|^2)$",
+            r"the $\ell_2$ update $w - \nabla_w(\mathcal{L}_{data} + \lambda_{\ell_2} \|w\|^2)$, the whole loss differentiated"
+            r" ($\nabla_w \mathcal{L}_{data} = g$), is the data step plus the penalty's gradient",
         ),
         Step(
             u["weight_decay"] - u["l2"],
@@ -106,7 +103,7 @@ def _problem_notation() -> Derivation:
         Step(
             u["weight_decay"].subs(lambda_wd, lam),
             u["l2"],
-            f"with $\\lambda_{{wd}} = {tex(lam)}$ (the solution for every $w$) they coincide",
+            f"with $\\lambda_{{wd}} = {latex(lam)}$ (the solution for every $w$) they coincide",
         ),
     ]
     return Derivation(
@@ -115,7 +112,7 @@ def _problem_notation() -> Derivation:
         steps,
         Result("lambda_wd", lam, (lambda_l2,)),
         statement=r"For every weight vector $w$ and data gradient $g$: $w - (g + \lambda_{wd} w) = w - \nabla_w(\mathcal{L}_{data}"
-        rf" + \lambda_{{\ell_2}} \sum_i w_i^2)$ if and only if $\lambda_{{wd}} = {tex(lam)}$.",
+        rf" + \lambda_{{\ell_2}} \sum_i w_i^2)$ if and only if $\lambda_{{wd}} = {latex(lam)}$.",
         argument=f"Shown on a {VECTOR_D}-vector; each coordinate's equation involves only that coordinate, so the same holds in any dimension. Equal one-step maps give equal trajectories from the same start, by induction on the step count.",
     )
 
@@ -139,13 +136,13 @@ def _with_learning_rate() -> Derivation:
         Step(
             u["weight_decay"].subs(lambda_wd, lam),
             u["l2"],
-            f"equal for every $w, g$ iff $\\lambda_{{wd}} = {tex(lam)}$: the learning rate cancels",
+            f"equal for every $w, g$ iff $\\lambda_{{wd}} = {latex(lam)}$: the learning rate cancels",
         ),
         Step(
             u["decay_unscaled"].subs(lambda_wd_lr, lam_unscaled),
             u["l2"],
             r"a decay not multiplied by $\eta$, $(1 - \lambda_{wd}') w - \eta g$, needs"
-            f" $\\lambda_{{wd}}' = {tex(lam_unscaled)}$",
+            f" $\\lambda_{{wd}}' = {latex(lam_unscaled)}$",
         ),
     ]
     return Derivation(
@@ -153,8 +150,8 @@ def _with_learning_rate() -> Derivation:
         "The same equivalence with a learning rate",
         steps,
         Result("lambda_wd_unscaled", lam_unscaled, (eta, lambda_l2)),
-        statement=rf"With a learning rate: $w - \eta(g + \lambda_{{wd}} w)$ equals the $\ell_2$ step iff $\lambda_{{wd}} = {tex(lam)}$;"
-        rf" a decay outside the learning rate must be $\lambda_{{wd}}' = {tex(lam_unscaled)}$, so its optimal value is tied to $\eta$.",
+        statement=rf"With a learning rate: $w - \eta(g + \lambda_{{wd}} w)$ equals the $\ell_2$ step iff $\lambda_{{wd}} = {latex(lam)}$;"
+        rf" a decay outside the learning rate must be $\lambda_{{wd}}' = {latex(lam_unscaled)}$, so its optimal value is tied to $\eta$.",
     )
 
 
@@ -168,15 +165,15 @@ def derive(ctx: Context) -> Section:
         "equivalence": (
             r"The $\ell_2$ penalty $\lambda_{\ell_2} \sum_i w_i^2$ has gradient $2\lambda_{\ell_2} w$, so the $\ell_2$ update is "
             r"$w - (\nabla_w \mathcal{L}_{data} + 2\lambda_{\ell_2} w)$: the weight-decay update with "
-            f"$\\lambda_{{wd}} = {tex(ratio * lambda_l2)}$ (ratio $\\lambda_{{wd}}/\\lambda_{{\\ell_2}} = {ratio_num:g}$). "
+            f"$\\lambda_{{wd}} = {latex(ratio * lambda_l2)}$ (ratio $\\lambda_{{wd}}/\\lambda_{{\\ell_2}} = {ratio_num:g}$). "
             "The two one-step maps are identical for every weight vector and every data gradient, so starting from the "
             "same weights they produce the same trajectory at every step (induction): for plain SGD the two methods are one."
         ),
         "with_learning_rate": (
             r"With a learning rate $\eta$ and the decay inside it, $w - \eta(\nabla_w \mathcal{L}_{data} + \lambda_{wd} w)$, "
-            f"the relation is again $\\lambda_{{wd}} = {tex(ratio * lambda_l2)}$ (this is torch.optim.SGD's weight_decay). "
+            f"the relation is again $\\lambda_{{wd}} = {latex(ratio * lambda_l2)}$ (this is torch.optim.SGD's weight_decay). "
             f"If the decay is applied outside the learning rate, $w \\leftarrow (1 - \\lambda_{{wd}}') w - \\eta \\nabla_w \\mathcal{{L}}_{{data}}$, "
-            f"the equivalent value is $\\lambda_{{wd}}' = {tex(unscaled)}$: equivalent still, but the best decay now depends on the learning rate."
+            f"the equivalent value is $\\lambda_{{wd}}' = {latex(unscaled)}$: equivalent still, but the best decay now depends on the learning rate."
         ),
     }
     return Section(

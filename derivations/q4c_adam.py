@@ -17,15 +17,15 @@ from functools import cache
 
 import sympy as sp
 
-from derivations.core import Context, Derivation, Result, Section, Step
-from derivations.symbols import beta, beta2, i, t
+from derivations.core import Context, Derivation, Result, Section, Step, latex
+from derivations.symbols import beta, beta1, beta2, i, t
 
 g = sp.Function("g")  # the measured quantity at step i: g_i for m, g_i^2 for v
 Eg = sp.Function("E_g")  # its expectation at step i (non-stationary case)
+Eg_seq = sp.IndexedBase("E_g")  # the same expectations as a sequence, for the numeric `zeta` result
 mu = sp.Symbol("mu", real=True)  # stationary mean E g_i
 s2 = sp.Symbol("sigma^2", positive=True)  # stationary second moment E g_i^2
 c = sp.Symbol("c", positive=True)  # the unknown correction factor
-TEX_NAMES = {s2: r"E[g^2]", mu: r"\mu"}
 
 
 @cache  # refine's assumption solver takes ~1 s per call; the sums are reused
@@ -51,10 +51,40 @@ def bias_correction() -> sp.Expr:
     return 1 / sp.expand(1 / sol)  # printed as 1/(1 - beta**t)
 
 
+def _stationary_steps(b: sp.Symbol, moment: sp.Symbol, est: str, measured: str) -> list[Step]:
+    """E[estimate_t] for a stationary measured quantity of mean ``moment``, decay ``b``: biased, then corrected.
+
+    ``est``: the estimate's letter (m, v); ``measured``: what it averages (g_i, g_i^2), both LaTeX.
+    """
+    _, closed = geometric_sum(b)
+    corr = bias_correction().subs(beta, b)
+    bt, mt = latex(b), latex(moment)
+    return [
+        Step(
+            ema_unrolled(b, t, lambda k: moment),
+            moment * (1 - b) * sp.Sum(b ** (t - i), (i, 1, t)),
+            rf"${est}_t$ averages ${measured}$ with $E[{measured}] = {mt}$ stationary: linearity of $E$ over the finite sum",
+            kind="expectation",
+        ),
+        Step(
+            moment * (1 - b) * closed,
+            moment * (1 - b**t),
+            rf"geometric sum ($0<{bt}<1$): $E[{est}_t] = {mt} (1 - {bt}^t)$, biased towards 0",
+            kind="expectation",
+        ),
+        Step(
+            corr * moment * (1 - b) * closed,
+            moment,
+            rf"$\hat {est}_t = {est}_t / (1-{bt}^t)$ is unbiased at every $t$",
+            kind="expectation",
+        ),
+    ]
+
+
 def _bias_derivation() -> Derivation:
-    pw, closed = geometric_sum(beta)
-    _, closed2 = geometric_sum(beta2)
+    _, closed = geometric_sum(beta)
     corr = bias_correction()
+    m_steps = _stationary_steps(beta, mu, "m", "g_i")
     recursion = beta * ema_unrolled(beta, t - 1) + (1 - beta) * g(t)
     term = beta ** (t - i) * g(i)
     steps = [
@@ -75,62 +105,30 @@ def _bias_derivation() -> Derivation:
             r"base case: $m_1 = \beta \cdot 0 + (1-\beta) g_1$",
         ),
         Step(
-            sp.Sum(beta ** (t - i), (i, 1, t)),
-            pw,
-            r"the geometric sum; without a bound on $\beta$ SymPy keeps the case $\beta = 1$",
+            sp.Matrix([closed.subs(t, 1), beta * closed.subs(t, t - 1) + 1]),
+            sp.Matrix([1, closed]),
+            r"SymPy's sum for $0 < \beta < 1$ satisfies the sum's own recursion $S_1 = 1$, $S_t = \beta S_{t-1} + 1$:"
+            r" it is $S_t = \sum_{i=1}^t \beta^{t-i}$, by induction",
         ),
         Step(
             closed,
             (1 - beta**t) / (1 - beta),
-            r"with $0 < \beta < 1$: $\sum_{i=1}^t \beta^{t-i} = (1-\beta^t)/(1-\beta)$",
+            r"with $0 < \beta < 1$: $\sum_{i=1}^t \beta^{t-i} = (1-\beta^t)/(1-\beta)$ (without the bound SymPy keeps the case $\beta = 1$)",
         ),
         Step(
             (1 - beta) * closed + beta**t,
             1,
             r"the weights on $g_1..g_t$ sum to $1-\beta^t$; the rest, $\beta^t$, sits on the zero start $m_0$",
         ),
-        Step(
-            ema_unrolled(beta, t, lambda k: mu),
-            mu * (1 - beta) * sp.Sum(beta ** (t - i), (i, 1, t)),
-            r"stationary $E[g_i] = \mu$, linearity of $E$ over the finite sum",
-            kind="expectation",
-        ),
-        Step(
-            mu * (1 - beta) * closed,
-            mu * (1 - beta**t),
-            r"geometric sum ($0<\beta<1$): $E[m_t] = \mu (1 - \beta^t)$, biased towards 0",
-            kind="expectation",
-        ),
+        *m_steps[:2],
         Step(
             corr,
             1 / (1 - beta**t),
             r"the factor $c$ with $c\, E[m_t] = \mu$ for every $\mu$ (solved)",
             kind="expectation",
         ),
-        Step(
-            corr * mu * (1 - beta**t),
-            mu,
-            r"$\hat m_t = m_t / (1-\beta^t)$ is unbiased at every $t$",
-            kind="expectation",
-        ),
-        Step(
-            ema_unrolled(beta2, t, lambda k: s2),
-            s2 * (1 - beta2) * sp.Sum(beta2 ** (t - i), (i, 1, t)),
-            r"the same for $v_t$, averaging $g_i^2$ with $E[g_i^2] = \sigma^2$ and $\beta_2$",
-            kind="expectation",
-        ),
-        Step(
-            s2 * (1 - beta2) * closed2,
-            s2 * (1 - beta2**t),
-            r"$E[v_t] = \sigma^2(1-\beta_2^t)$",
-            kind="expectation",
-        ),
-        Step(
-            s2 * (1 - beta2**t) * corr.subs(beta, beta2),
-            s2,
-            r"$\hat v_t = v_t/(1-\beta_2^t)$ is unbiased",
-            kind="expectation",
-        ),
+        m_steps[2],
+        *_stationary_steps(beta2, s2, "v", "g_i^2"),
     ]
     return Derivation(
         "q4c_bias_correction",
@@ -145,6 +143,11 @@ def _bias_derivation() -> Derivation:
 def zeta() -> sp.Expr:
     """The non-stationarity term ``(1 - beta) sum_i beta^(t-i) (E g_i - E g_t)``."""
     return (1 - beta) * sp.Sum(beta ** (t - i) * (Eg(i) - Eg(t)), (i, 1, t))
+
+
+def zeta_numeric() -> sp.Expr:
+    """`zeta` with the expectations as a sequence argument ``E_g[i]`` (i = 1..t), so it can be evaluated."""
+    return zeta().replace(Eg, lambda k: Eg_seq[k])
 
 
 def _nonstationary_derivation() -> Derivation:
@@ -176,7 +179,7 @@ def _nonstationary_derivation() -> Derivation:
         "q4c_nonstationary",
         "Non-stationary moments: the zeta term",
         steps,
-        Result("zeta", zeta(), (beta, t)),
+        Result("zeta", zeta_numeric(), (beta, t, Eg_seq)),
         statement=r"$E[m_t] = E[g_t](1-\beta^t) + \zeta$, $\zeta = (1-\beta)\sum_{i=1}^t \beta^{t-i}(E[g_i] - E[g_t])$; the correction leaves $\zeta/(1-\beta^t)$, small when $\beta$ gives little weight to the distant past where the moments differ.",
     )
 
@@ -194,7 +197,7 @@ def bias_section() -> Section:
     text = {
         "bias_correction": (
             r"Unrolling $m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t$ from $m_0 = 0$ gives $m_t = (1-\beta_1)\sum_{i=1}^t \beta_1^{t-i} g_i$. "
-            f"The weights sum to $(1-\\beta_1) \\cdot {sp.latex(closed.subs(beta, sp.Symbol('beta_1')))} = 1 - \\beta_1^t$: following the hint, the "
+            f"The weights sum to $(1-\\beta_1) \\cdot {latex(closed.subs(beta, beta1))} = 1 - \\beta_1^t$: following the hint, the "
             r"initial zero is a measurement that keeps weight $\beta_1^t$. For stationary gradients $E[m_t] = (1-\beta_1^t) E[g_t]$ "
             r"and likewise $E[v_t] = (1-\beta_2^t) E[g_t^2]$, so both estimates are biased towards zero early on (by more than 1 % for "
             f"$\\beta_2 = {float(b2):g}$ until $t = {_steps_to_one_percent(b2)}$). Dividing by $1-\\beta^t$, i.e. multiplying by ${sp.latex(corr)}$, removes the zero's weight "

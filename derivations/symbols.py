@@ -24,10 +24,17 @@ beta = sp.Symbol("beta", positive=True)
 beta1 = sp.Symbol("beta_1", positive=True)
 beta2 = sp.Symbol("beta_2", positive=True)
 eta = sp.Symbol("eta", positive=True)
+# SGD's momentum coefficient, 0 < rho < 1 (cs231n's rho; mu is kept for a mean, e.g. Adam's stationary E[g]).
+momentum = sp.Symbol("rho", positive=True)
 lambda_l2 = sp.Symbol("lambda_l2", nonnegative=True)
 lambda_wd = sp.Symbol("lambda_wd", nonnegative=True)
+lambda_wd_lr = sp.Symbol("lambdaprime_wd", nonnegative=True)  # Q4B: a decay not scaled by the learning rate
 
-UNIT_INTERVAL = frozenset({p, beta, beta1, beta2})
+UNIT_INTERVAL = frozenset({p, beta, beta1, beta2, momentum})
 
 # How symbols print in the write-up where SymPy's default is not the problem set's notation.
-LATEX_NAMES: dict[sp.Symbol, str] = {lambda_l2: r"\lambda_{\ell_2}", lambda_wd: r"\lambda_{wd}"}
+LATEX_NAMES: dict[sp.Symbol, str] = {
+    lambda_l2: r"\lambda_{\ell_2}",
+    lambda_wd: r"\lambda_{wd}",
+    lambda_wd_lr: r"\lambda_{wd}'",
+}

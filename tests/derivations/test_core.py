@@ -37,6 +37,17 @@ def test_substitution_step_exact_with_radicals():
     assert not c.passed and c.error > 0
 
 
+def test_substitution_step_with_a_tiny_exact_residual_fails():
+    # "vanish exactly": a residual far below float precision is still a nonzero residual
+    tiny = sp.Rational(1, 10**32)
+    c = Step(x + tiny, x, "off by 1e-32", "substitution").verify("tiny")
+    assert not c.passed and c.error == pytest.approx(1e-32, rel=1e-12)
+    c2 = Step(sp.sqrt(x**2 + eps) + tiny * sp.sqrt(2), sp.sqrt(x**2 + eps), "radical", "substitution").verify(
+        "r"
+    )
+    assert not c2.passed and c2.error > 0
+
+
 def test_substitution_respects_unit_interval_and_integers():
     # log(1 - p) is real only for p < 1; N**2 >= N only for positive integers.
     s = Step(sp.Abs(N**2 - N), N**2 - N, "N >= 1 integer", "substitution")

@@ -36,7 +36,9 @@ def test_shown_matrix_prints_its_label_but_verifies_every_entry():
 
 @pytest.mark.parametrize("axis", [0, 1])
 def test_concrete_closed_forms_hold_and_a_perturbed_one_fails(axis):
-    d = nz.concrete_derivation(axis, 3, 2, "c", "c", gradients=True)
+    d = nz.concrete_derivation(
+        axis, 3, 2, "c", "c", gradients=True, closed_tex=(r"J_{ij,kl}", r"\frac{\partial L}{\partial X_{kl}}")
+    )
     assert all(c.passed for c in d.verify(strict=True))
     X, _, _, _ = nz.concrete_symbols(3, 2)
     xhat, scales = nz.normalise(X, axis)

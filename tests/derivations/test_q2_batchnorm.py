@@ -46,7 +46,7 @@ def test_exported_aggregate_matches_concrete_result():
     rng = np.random.default_rng(0)
     n, d, e = 3, 2, 1e-5
     x, g, gam = rng.normal(size=(n, d)), rng.normal(size=(n, d)), rng.normal(size=d)
-    conc = concrete_derivation(0, n, d, "c", "c").result
+    conc = concrete_derivation(0, n, d, "c", "c", closed_tex=(r"J_{ij,kl}", r"\frac{\partial L}{\partial X_{kl}}")).result
     dx_conc = np.array(conc.callable()(*x.ravel(), *g.ravel(), *gam, e), dtype=float).reshape(n, d)
     mu, var = x.mean(0), x.var(0)
     s = np.sqrt(var + e)

@@ -56,7 +56,9 @@ def test_exported_aggregate_matches_concrete_result():
     rng = np.random.default_rng(1)
     n, d, e = 2, 3, 1e-5
     x, g, gam = rng.normal(size=(n, d)), rng.normal(size=(n, d)), rng.normal(size=d)
-    conc = concrete_derivation(1, n, d, "c", "c").result
+    conc = concrete_derivation(
+        1, n, d, "c", "c", closed_tex=(r"J_{ij,kl}", r"\frac{\partial L}{\partial X_{kl}}")
+    ).result
     dx_conc = np.array(conc.callable()(*x.ravel(), *g.ravel(), *gam, e), dtype=float).reshape(n, d)
     mu, var = x.mean(1, keepdims=True), x.var(1, keepdims=True)
     s = np.sqrt(var + e)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import sympy as sp
 
@@ -20,6 +22,10 @@ from derivations.q3c_puzzle import (
     ratio_sq_minus_one,
     s_i,
     s_j,
+    symmetric_matrix,
+    unit_derivation,
+    z_entry,
+    z_from_y,
 )
 
 
@@ -36,6 +42,36 @@ def test_transpose_identity_needs_symmetry():
     one, zero = sp.ones(1, 3), sp.zeros(1, 3)
     wrong = Step(layernorm(X, one, zero), batchnorm(X, one, zero).T, "asymmetric", method="substitution", points=1)
     assert not wrong.verify("s").passed  # the symmetric case is a step of q3c_unit, verified above
+
+
+def test_layernorm_has_its_own_row_statistics():
+    # control for q3c_unit: on a random non-symmetric X the identity LN(X) = BN(X)^T is false,
+    # on a random symmetric one it holds exactly (layernorm reads rows, batchnorm columns).
+    rng = random.Random(3)
+    one, zero = sp.ones(1, 3), sp.zeros(1, 3)
+    point = {eps: sp.Rational(1, 7)}
+    X = sp.Matrix(3, 3, lambda a, b: sp.Rational(rng.randint(-9, 9), rng.randint(1, 5)))
+    assert X != X.T
+    diff = (layernorm(X, one, zero) - batchnorm(X, one, zero).T).subs(point).applyfunc(sp.simplify)
+    assert any(e != 0 for e in diff)
+    S = X + X.T
+    diff_sym = (layernorm(S, one, zero) - batchnorm(S, one, zero).T).subs(point).applyfunc(sp.simplify)
+    assert all(e == 0 for e in diff_sym)
+
+
+def test_unit_steps_fail_with_column_statistics_for_layernorm():
+    # the step compares two constructions: a LayerNorm that (wrongly) used column statistics fails it
+    X, one, zero = symmetric_matrix(2), sp.ones(1, 2), sp.zeros(1, 2)
+    step = unit_derivation().steps[-1]
+    assert step.lhs == layernorm(X, one, zero)
+    assert not Step(batchnorm(X, one, zero), step.rhs, "column stats", method="substitution", points=2).verify("w").passed
+
+
+def test_z_result_is_the_entry_formula_of_z_from_y():
+    Y = sp.Matrix(2, 2, sp.symbols("y_11 y_12 y_21 y_22", real=True))
+    gam, bet = sp.Matrix([[2, 3]]), sp.Matrix([[5, 7]])
+    assert z_from_y(Y, gam, bet)[0, 1] == z_entry(Y[1, 0], 2, 3, 5, 7)
+    assert affine_derivation().result.expr == z_entry(sp.Symbol("Y_ji"), *affine_derivation().result.args[1:])
 
 
 def test_ratio_is_not_one_off_the_diagonal():

@@ -52,6 +52,30 @@ def test_zeta_vanishes_for_stationary_moments_only():
     assert zeta().replace(Eg, sp.Lambda(k, 7)).doit() == 0
 
 
+def test_zeta_result_is_a_function_of_the_expectations():
+    # the exported zeta takes E_g as a sequence (index i = 1..t) and agrees with the symbolic zeta
+    (d,) = [d for d in bias_section().derivations if d.name == "q4c_nonstationary"]
+    f = d.result.callable()
+    k = sp.Symbol("k", integer=True)
+    from derivations.q4c_adam import Eg
+
+    exact = zeta().replace(Eg, sp.Lambda(k, k**2)).subs({beta: sp.Rational(1, 3), t: 4}).doit()
+    assert f(1 / 3, 4, [float(n**2) for n in range(6)]) == pytest.approx(float(exact), rel=1e-12)
+    assert exact != 0
+
+
+def test_stationary_steps_fail_for_a_wrong_correction():
+    from derivations.q4c_adam import _stationary_steps, s2
+    from derivations.symbols import beta2
+
+    steps = _stationary_steps(beta2, s2, "v", "g_i^2")
+    assert all(st.verify("v").passed for st in steps)
+    _, closed = geometric_sum(beta2)
+    late = bias_correction().subs({beta: beta2, t: t + 1})  # the correction of the next step
+    wrong = Step(late * s2 * (1 - beta2) * closed, s2, "correction off by one step")
+    assert not wrong.verify("w").passed
+
+
 def test_derive_merges_all_of_q4c_in_order():
     s = derive(None)
     assert list(s.text) == [

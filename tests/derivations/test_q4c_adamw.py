@@ -22,6 +22,17 @@ def test_decay_is_multiplied_by_the_learning_rate():
     assert not wrong.verify("w").passed
 
 
+def test_matching_l2_has_the_factor_one_half():
+    # the problem's penalty lambda_l2 ||w||^2 has gradient 2 lambda_l2 w: matching AdamW needs half of lambda (sqrt(vhat) + eps)
+    from derivations.q4c_adamw import matching_l2
+
+    assert sp.simplify(matching_l2() - lam * (sp.sqrt(v_hat) + eps) / 2) == 0
+    (d,) = derive(None).derivations
+    step = d.steps[3]
+    assert not Step(step.lhs, lam * (sp.sqrt(v_hat) + eps), "without the 1/2").verify("w").passed
+    assert r"\frac{\lambda \left(\epsilon + \sqrt{\hat{v}_{j}}\right)}{2}" in derive(None).text["adamw"]
+
+
 def test_answer_parses():
     s = derive(None)
     assert "adamw" in s.text

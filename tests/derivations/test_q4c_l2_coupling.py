@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from derivations.core import Step
-from derivations.q4c_l2_coupling import derive, lam, momentum_buffer, mu, w_const
+from derivations.q4c_l2_coupling import derive, lam, momentum_buffer, rho, w_const
 from derivations.symbols import t
 
 
@@ -24,12 +24,12 @@ def test_every_step_verifies(section):
 
 def test_steady_state_amplification(section):
     momentum = section.derivations[0]
-    assert sp.simplify(momentum.result.expr - lam * w_const / (1 - mu)) == 0
-    assert momentum.result.expr.subs({mu: sp.Rational(9, 10), lam: 1, w_const: 1}) == 10
+    assert sp.simplify(momentum.result.expr - lam * w_const / (1 - rho)) == 0
+    assert momentum.result.expr.subs({rho: sp.Rational(9, 10), lam: 1, w_const: 1}) == 10
 
 
 def test_a_wrong_unrolling_fails():
-    wrong = Step(mu * momentum_buffer(t - 1), momentum_buffer(t), "drops the new gradient")
+    wrong = Step(rho * momentum_buffer(t - 1), momentum_buffer(t), "drops the new gradient")
     assert not wrong.verify("w").passed
 
 
