@@ -19,6 +19,10 @@ from derivations.core import Check
 TOL_FLOAT64 = 1e-10
 TOL_FLOAT32 = 1e-5
 REL_FLOOR = 1e-8  # denominators below this count as this: avoids 0/0 on exact zeros
+# A control (a deliberately wrong update rule) must move a float64 trajectory far beyond
+# round-off: 1e-3 relative is 6-7 orders above TOL_FLOAT64 and below the 1e-2..1e-1 that a wrong
+# factor of 2 or a missing learning rate makes on the Q4 test problems (measured).
+SEPARATION_MIN = 1e-3
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -50,3 +54,31 @@ def bound(name: str, value: float, tolerance: float, detail: str) -> Check:
     """A `Check` that a measured non-negative discrepancy ``value`` is at most ``tolerance``."""
     value = float(value)
     return Check(name, bool(np.isfinite(value) and value <= tolerance), value, tolerance, detail)
+
+
+def norm_rel_error(actual: Any, expected: Any) -> float:
+    """||actual - expected|| / ||expected|| over all entries (a size, not a worst entry)."""
+    a = to_numpy(actual).astype(np.float64)
+    e = to_numpy(expected).astype(np.float64)
+    if a.shape != e.shape:
+        raise ValueError(f"shape mismatch: actual {a.shape} vs expected {e.shape}")
+    return float(np.linalg.norm(a - e) / np.linalg.norm(e))
+
+
+def separates(name: str, value: float, minimum: float, detail: str) -> Check:
+    """A control `Check`: passes only when the measured ``value`` EXCEEDS ``minimum``.
+
+    Used where a deliberately wrong variant must differ from the reference (so the matching
+    comparison next to it can fail) or a bias must be detected; ``detail`` says what ``value`` is.
+    """
+    value = float(value)
+    return Check(name, bool(np.isfinite(value) and value > minimum), value, minimum,
+                 f"{detail}; must EXCEED the tolerance")
+
+
+def verdict(checks: list[Check]) -> str:
+    """One sentence for the prose: all checks pass, or which fail (so the text never overclaims)."""
+    failed = [c.name for c in checks if not c.passed]
+    if not failed:
+        return f"All {len(checks)} checks of this part pass."
+    return f"{len(failed)} of {len(checks)} checks FAIL ({'; '.join(failed)}): the statements above are not confirmed."

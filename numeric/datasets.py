@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +61,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(data_dir: Path, remote: RemoteFile, verify: bool = True) -> Path:
+def fetch(data_dir: Path, remote: RemoteFile) -> Path:
     """The local path of ``remote`` under ``data_dir``, downloading it first if it is missing.
 
     Raises `DataError` naming the file, the folder and the URLs tried when the file is missing
@@ -70,7 +69,7 @@ def fetch(data_dir: Path, remote: RemoteFile, verify: bool = True) -> Path:
     """
     target = data_dir / remote.relpath
     if target.exists():
-        if verify and sha256_of(target) != remote.sha256:
+        if sha256_of(target) != remote.sha256:
             raise DataError(
                 f"{target} does not match its SHA-256 {remote.sha256}: the file is corrupt or a "
                 f"different version; delete it to download it again"
@@ -80,7 +79,7 @@ def fetch(data_dir: Path, remote: RemoteFile, verify: bool = True) -> Path:
     for url in remote.urls:
         try:
             return _download(url, target, remote.sha256)
-        except (OSError, urllib.error.URLError, DataError) as exc:
+        except (OSError, DataError) as exc:  # urllib.error.URLError is an OSError
             errors.append(f"  {url}: {exc}")
     raise DataError(
         f"{remote.relpath} is not in {data_dir} and could not be downloaded:\n"

@@ -4,7 +4,7 @@ Files come from the data folder (``../shared/data/mnist`` in CI and tests) or, f
 downloaded with SHA-256 verification from the mirrors torchvision uses (the original site now
 answers 404 for most requests, so the S3 mirror is tried first)::
 
-    data = load_mnist(data_dir)           # uint8 tensors, cached per process (and on disk if asked)
+    data = load_mnist(data_dir)           # uint8 tensors, verified and cached per process
     splits = make_splits()                # index tensors: train 50,000 / val 10,000 / small 5,000
     x, y = as_float(data.train_x[splits.train]), data.train_y[splits.train]
 
@@ -26,7 +26,6 @@ from pathlib import Path
 import torch
 
 from numeric.datasets import DataError, RemoteFile, fetch
-from numeric.files import atomic_path
 
 MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -90,28 +89,19 @@ def _read(data_dir: Path, remote: RemoteFile, ndim: int) -> torch.Tensor:
         return decode_idx(f.read(), ndim, name=str(path))
 
 
-def load_mnist(
-    data_dir: str | os.PathLike[str],
-    mirrors: tuple[str, ...] = MIRRORS,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> MnistArrays:
-    """The four files under ``data_dir/mnist``, checked, decoded and cached in memory.
+def load_mnist(data_dir: str | os.PathLike[str], mirrors: tuple[str, ...] = MIRRORS) -> MnistArrays:
+    """The four files under ``data_dir/mnist``, checked (SHA-256, IDX header), decoded and cached in memory.
 
-    Missing files are downloaded (``mirrors``); one that cannot be had raises `DataError` naming
-    it. With ``cache_dir`` the decoded tensors are also kept in ``cache_dir/mnist_uint8.pt``
-    (written atomically), which later processes load instead of gunzipping again.
+    Missing files are downloaded (``mirrors``); one that cannot be had raises `DataError` naming it.
+    Every process reads and verifies the files itself (gunzip and decode take about a second).
     """
     if not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"data_dir must be a path, got {type(data_dir).__name__}")
-    return _load_cached(Path(data_dir).resolve(), tuple(mirrors), None if cache_dir is None else Path(cache_dir))
+    return _load_cached(Path(data_dir).resolve(), tuple(mirrors))
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(data_dir: Path, mirrors: tuple[str, ...], cache_dir: Path | None) -> MnistArrays:
-    if cache_dir is not None and (cache_dir / "mnist_uint8.pt").exists():
-        saved = torch.load(cache_dir / "mnist_uint8.pt", weights_only=True)
-        if saved.get("sha256") == SHA256:
-            return MnistArrays(**{k: saved[k] for k in ("train_x", "train_y", "test_x", "test_y")})
+def _load_cached(data_dir: Path, mirrors: tuple[str, ...]) -> MnistArrays:
     files = remote_files(mirrors)
     arrays = MnistArrays(
         train_x=_read(data_dir, files["train-images-idx3-ubyte.gz"], 3),
@@ -122,14 +112,7 @@ def _load_cached(data_dir: Path, mirrors: tuple[str, ...], cache_dir: Path | Non
     for name, x, y in (("train", arrays.train_x, arrays.train_y), ("test", arrays.test_x, arrays.test_y)):
         if x.shape[0] != y.shape[0] or tuple(x.shape[1:]) != (28, 28):
             raise DataError(f"MNIST {name}: images {tuple(x.shape)} do not match labels {tuple(y.shape)}")
-    if cache_dir is not None:
-        _save_atomic(cache_dir / "mnist_uint8.pt", {"sha256": SHA256, **arrays.__dict__})
     return arrays
-
-
-def _save_atomic(path: Path, obj: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 @dataclass(frozen=True)

@@ -127,15 +127,21 @@ def to_model(params: list[torch.Tensor]) -> nn.Sequential:
     return model
 
 
-def logits(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Forward pass: x (N, 784) float32 -> logits (N, 10)."""
-    h = x
+def _forward(params: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Logits (N, 10) and the inputs of every layer, [x, relu(z1), ...] (what the backward pass needs)."""
+    h, acts = x, [x]
     n_layers = len(params) // 2
     for k in range(n_layers):
         h = torch.addmm(params[2 * k + 1], h, params[2 * k].t())
         if k < n_layers - 1:
             h = h.relu_()
-    return h
+            acts.append(h)
+    return h, acts
+
+
+def logits(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Forward pass: x (N, 784) float32 -> logits (N, 10)."""
+    return _forward(params, x)[0]
 
 
 def loss_and_grads(
@@ -146,13 +152,7 @@ def loss_and_grads(
     x: (B, 784) float32, y: (B,) int64. Returns (loss scalar tensor, [dW1, db1, ...]).
     """
     n_layers = len(params) // 2
-    acts = [x]
-    h = x
-    for k in range(n_layers):
-        h = torch.addmm(params[2 * k + 1], h, params[2 * k].t())
-        if k < n_layers - 1:
-            h = h.relu_()
-            acts.append(h)
+    h, acts = _forward(params, x)
     logp = torch.log_softmax(h, dim=1)
     picked = logp.gather(1, y.unsqueeze(1))
     loss = picked.sum().neg_().div_(x.shape[0])

@@ -9,31 +9,20 @@ parameters after every step; `manual_trajectory` does the same with a hand-writt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from numeric.mnist_train import cpu_threads
+
 Params = list[torch.Tensor]
 # A hand-written optimiser: (params, grads, state, step t starting at 1) -> new params.
 Update = Callable[[Params, Params, dict, int], Params]
-
-
-@contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run torch on one thread, then restore the setting.
-
-    The tensors here are tiny: intra-op threads only add synchronisation, which on a loaded
-    machine costs 10-100x (measured: 200 SGD steps 0.07 s on one thread, up to 6 s on two).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+# The tensors here are tiny: intra-op threads only add synchronisation, which on a loaded machine
+# costs 10-100x (measured: 200 SGD steps 0.07 s on one thread, up to 6 s on two).
+THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -88,7 +77,7 @@ def trajectory(
     params = problem.init_params()
     opt = make_optimizer(params)
     out = [_flat(params)]
-    with single_threaded():
+    with cpu_threads(THREADS):
         for _ in range(steps):
             opt.zero_grad()
             loss = problem.loss(params)
@@ -107,7 +96,7 @@ def manual_trajectory(problem: SmallProblem, update: Update, steps: int) -> np.n
     params = problem.init_params()
     state: dict = {}
     out = [_flat(params)]
-    with single_threaded():
+    with cpu_threads(THREADS):
         for t in range(1, steps + 1):
             grads = torch.autograd.grad(problem.loss(params), params)
             with torch.no_grad():

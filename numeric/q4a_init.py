@@ -23,7 +23,7 @@ import torch
 from derivations.core import Check, Context, Section
 from derivations.q4a_init import layers, mixture_cdf, x
 from numeric.mnist_model import LAYER_SIZES, make_mlp
-from numeric.q4_optim_problem import single_threaded
+from numeric.mnist_train import cpu_threads
 
 # The histogram with the derived density overlaid is numeric.q4a_histograms' figure (same question).
 # Seven KS tests each at ALPHA: a family-wise false-rejection rate of at most 7 * ALPHA (Bonferroni).
@@ -42,20 +42,27 @@ VAR_REL_TOL = 0.1
 CDF = Callable[[np.ndarray], np.ndarray]
 
 
-def ks_check(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> Check:
-    """KS test of ``values`` against ``cdf``: error = statistic D, tolerance = critical D at ``alpha``."""
+def ks_test(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> tuple[Check, float]:
+    """KS test of ``values`` against ``cdf``: (Check with error = statistic D, tolerance = critical D
+    at ``alpha``; the p-value)."""
     values = np.asarray(values, dtype=np.float64).ravel()
     if values.size < 2:
         raise ValueError(f"values needs at least two samples, got {values.size}")
     res = scipy.stats.kstest(values, cdf)
     crit = float(scipy.stats.kstwo.ppf(1 - alpha, values.size))
-    return Check(
+    check = Check(
         name,
         bool(res.pvalue >= alpha),
         float(res.statistic),
         crit,
         f"KS statistic vs critical value at alpha={alpha:g}; n={values.size}, p-value={res.pvalue:.3g}",
     )
+    return check, float(res.pvalue)
+
+
+def ks_check(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> Check:
+    """`ks_test`'s Check alone."""
+    return ks_test(name, values, cdf, alpha)[0]
 
 
 def ks_rejects(name: str, values: np.ndarray, cdf: CDF, alpha: float = ALPHA) -> Check:
@@ -168,13 +175,12 @@ def check(ctx: Context) -> Section:
     values = np.concatenate([v for _, v in params])
     cdf_fn = sp.lambdify(x, mixture_cdf(LAYER_SIZES), modules="numpy")
     layer_checks = _layer_checks(params)
-    mixture = ks_check("all parameters ~ derived mixture PDF (KS)", values, cdf_fn)
+    mixture, pvalue = ks_test("all parameters ~ derived mixture PDF (KS)", values, cdf_fn)
     control = ks_rejects(
         f"control: parameters x {CONTROL_SCALE} are rejected (KS)", CONTROL_SCALE * values, cdf_fn
     )
-    with single_threaded():
+    with cpu_threads(1):  # tiny layers: extra intra-op threads only add synchronisation
         width_checks, table = _width_table(ctx.seed)
-    pvalue = float(scipy.stats.kstest(values, cdf_fn).pvalue)
     return Section(
         checks=layer_checks + [mixture, control] + width_checks,
         tables={"init_preactivation_variance": table},

@@ -17,19 +17,40 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-BANDS: dict[str, tuple[float, float]] = {  # name -> (low, high) drop in percentage points
+# name -> (low, high) drop in percentage points. As the problem set words them, the bands are
+# drop <= 1, 1 < drop < 3 and drop >= 3: the two outer bands are closed at their finite bound and
+# the middle one is open, so every drop lies in exactly one band.
+BANDS: dict[str, tuple[float, float]] = {
     "le_1": (-math.inf, 1.0),
     "1_to_3": (1.0, 3.0),
     "ge_3": (3.0, math.inf),
 }
 
 
-def in_band(drop: float, band: str) -> bool:
-    """Whether a drop (percentage points) lies in ``band`` (bounds inclusive)."""
+def _check_band(band: str) -> tuple[float, float]:
     if band not in BANDS:
         raise ValueError(f"band must be one of {sorted(BANDS)}, got {band!r}")
-    low, high = BANDS[band]
-    return low <= drop <= high
+    return BANDS[band]
+
+
+def in_band(drop: float, band: str) -> bool:
+    """Whether a drop (percentage points) lies in ``band`` (see `BANDS` for which bounds belong)."""
+    low, high = _check_band(band)
+    if math.isinf(low):
+        return drop <= high
+    if math.isinf(high):
+        return drop >= low
+    return low < drop < high
+
+
+def band_label(band: str) -> str:
+    """``band`` as an inequality on the drop: ``drop <= 1``, ``1 < drop < 3``, ``drop >= 3``."""
+    low, high = _check_band(band)
+    if math.isinf(low):
+        return f"drop <= {high:g}"
+    if math.isinf(high):
+        return f"drop >= {low:g}"
+    return f"{low:g} < drop < {high:g}"
 
 
 @dataclass

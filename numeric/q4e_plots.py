@@ -77,8 +77,9 @@ def most_confused(counts: torch.Tensor) -> tuple[int, int, int]:
     return i, j, int(counts[i, j])
 
 
-def confusion_figure(ctx: Any, counts: torch.Tensor, strength: float, acc: float) -> dict[str, str]:
-    """Heat map of ``counts`` with the numbers written in."""
+def confusion_figure(ctx: Any, counts: torch.Tensor, strength: float, final_acc: float,
+                     best_acc: float) -> dict[str, str]:
+    """Heat map of ``counts`` (the model after its last epoch, validation accuracy ``final_acc``)."""
     c = counts.numpy()
     fig, ax = new_figure(figsize=(4.6, 4.0))
     im = ax.imshow(np.log1p(c), cmap="Blues")
@@ -99,6 +100,7 @@ def confusion_figure(ctx: Any, counts: torch.Tensor, strength: float, acc: float
         "q4e",
         "rotation_confusion",
         f"Confusion matrix on the {int(c.sum()):,} validation images of the model trained on small_dataset rotated by "
-        f"angles drawn from (-{strength:g}, {strength:g}) degrees (best validation accuracy {100 * acc:.2f}%); "
-        f"rows are the true digit, columns the prediction.",
+        f"angles drawn from (-{strength:g}, {strength:g}) degrees, after its last epoch (validation accuracy "
+        f"{100 * final_acc:.2f}%; best over the epochs {100 * best_acc:.2f}%); rows are the true digit, columns the "
+        f"prediction.",
     )

@@ -51,14 +51,6 @@ def test_decode_idx_checks_header_and_size() -> None:
         M.decode_idx(good, 2)
 
 
-def test_disk_cache_round_trip(data_dir: Path, tmp_path: Path) -> None:
-    a = M.load_mnist(data_dir, cache_dir=tmp_path)
-    assert (tmp_path / "mnist_uint8.pt").exists()
-    M._load_cached.cache_clear()
-    b = M.load_mnist(data_dir, cache_dir=tmp_path)  # now read from the .pt
-    assert a is not b and torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
-
-
 def test_splits_are_fixed_disjoint_and_random_split() -> None:
     s = M.make_splits()
     assert (len(s.train), len(s.val), len(s.small)) == (50_000, 10_000, 5_000)

@@ -7,10 +7,10 @@ import torch
 
 from numeric.checks import TOL_FLOAT64, rel_error
 from numeric.q4_optim_problem import (
+    THREADS,
     ProblemConfig,
     SmallProblem,
     manual_trajectory,
-    single_threaded,
     trajectory,
 )
 
@@ -35,11 +35,24 @@ def test_penalty_changes_the_trajectory():
     assert rel_error(a[-1], b[-1]) > 1e-3
 
 
-def test_single_threaded_restores():
+def test_trajectories_run_on_THREADS_and_restore_the_setting():
+    seen = []
+
+    class Recording(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append(torch.get_num_threads())
+            return super().step(closure)
+
     before = torch.get_num_threads()
-    with single_threaded():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
+    trajectory(SmallProblem(), lambda p: Recording(p, lr=0.1), 3)
+    assert seen == [THREADS] * 3 and torch.get_num_threads() == before
+
+    def update(params, grads, state, t):
+        seen.append(torch.get_num_threads())
+        return _sgd(params, grads, state, t)
+
+    manual_trajectory(SmallProblem(), update, 2)
+    assert seen[3:] == [THREADS] * 2 and torch.get_num_threads() == before
 
 
 def test_bad_arguments():

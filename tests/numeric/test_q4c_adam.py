@@ -20,6 +20,10 @@ def test_all_bias_checks_pass(section):
     assert len(section.checks) == 6
     assert not [c.name for c in section.checks if not c.passed]
     assert section.metrics["bias_detectable_steps"]["v"] == CFG.steps  # beta2 = 0.999: biased throughout
+    rejected, visible = section.metrics["bias_rejected_steps"], section.metrics["bias_detectable_steps"]
+    assert all(rejected[k] >= visible[k] for k in "mv")  # the checks: rejected wherever detectable
+    text = section.text["bias_correction_check"]
+    assert f"at {rejected['m']} and {rejected['v']} of the {CFG.steps} steps" in text and "NOT" not in text
 
 
 def test_z_scores_detect_the_uncorrected_bias():
@@ -49,9 +53,26 @@ def test_simulate_rejects_wrong_means_shape():
         simulate(CFG, np.zeros(3))
 
 
+def test_prose_says_when_a_check_fails(monkeypatch):
+    import numeric.q4c_adam as A
+
+    real = A.simulate
+
+    def biased(cfg, means):  # a wrong correction: m_hat 10% too large
+        out = real(cfg, means)
+        return {**out, "m_hat": 1.1 * out["m_hat"]}
+
+    monkeypatch.setattr(A, "simulate", biased)
+    text = bias_check(BiasConfig(runs=500)).text["bias_correction_check"]
+    assert "are NOT unbiased at every step" in text and "FAIL" in text
+
+
 def test_verdict_reports_failures():
     from derivations.core import Check
+    from numeric.checks import verdict as shared
     from numeric.q4c_adam import verdict
+
+    assert verdict is shared
 
     assert verdict([Check("a", True, 0.0, 1.0)]) == "All 1 checks of this part pass."
     assert "FAIL (b)" in verdict([Check("a", True, 0.0, 1.0), Check("b", False, 2.0, 1.0)])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from numeric.checks import SEPARATION_MIN
 from numeric.q4_optim_problem import SmallProblem, manual_trajectory
-from numeric.q4c_adamw import SEPARATION_MIN, SemanticsConfig, check, hand_adam
+from numeric.q4c_adamw import SemanticsConfig, check, hand_adam
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +30,13 @@ def test_hand_adam_runs_and_bad_config_rejected():
     assert traj.shape[0] == 4
     with pytest.raises(ValueError, match="cfg"):
         check(None, SemanticsConfig(steps=0))
+
+
+def test_prose_follows_the_checks(section, monkeypatch):
+    import numeric.q4c_adamw as W
+
+    text = section.text["adamw_check"]
+    assert "NOT" not in text and "(lambda/2)||w||^2" in " ".join(c.name for c in section.checks)
+    monkeypatch.setattr(W, "TOL_TRAJECTORY", -1.0)  # every comparison must now fail
+    text = check(None, SemanticsConfig(steps=20)).text["adamw_check"]
+    assert text.count("does NOT match") == 2 and "do NOT both match" in text and "6 of 8 checks FAIL" in text

@@ -47,6 +47,21 @@ def test_confusion_matrix_and_most_confused_pair(section) -> None:
     off = counts.clone().fill_diagonal_(-1)
     assert mc["count"] == int(off.max()) == int(counts[mc["true"], mc["predicted"]])
     assert f"true {mc['true']} predicted as {mc['predicted']}" in sec.text["rotation"]
+    # the matrix is of the last epoch's model: the caption quotes that accuracy (and the best separately)
+    run = sec.metrics["rotation_180"]
+    assert int(counts.trace()) == round(run["final_val_acc"] * 2000)
+    caption = sec.figures["rotation_confusion"]["caption"]
+    assert f"after its last epoch (validation accuracy {100 * run['final_val_acc']:.2f}%" in caption
+    assert f"best over the epochs {100 * run['best_val_acc']:.2f}%" in caption
+
+
+def test_rotation_run_is_the_band_search_probe_not_a_second_training(section) -> None:
+    sec, _ = section
+    probe_180 = [p for p in sec.metrics["band_probes"]["rotation"] if p["strength"] == 180.0]
+    baseline = sec.metrics["baseline"]["best_val_acc"]
+    assert probe_180 and probe_180[0]["drop"] == round(100 * (baseline - sec.metrics["rotation_180"]["best_val_acc"]), 6)
+    probes = sum(len(v) for v in sec.metrics["band_probes"].values())
+    assert sec.metrics["training_runs"] == 1 + probes + 3  # baseline, the probes, x10 / augmented / full
 
 
 def test_four_row_table_and_policy_checks(section) -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from numeric.q4e_bands import BANDS, in_band, search_bands
+from numeric.q4e_bands import BANDS, band_label, in_band, search_bands
 
 
 def test_monotone_curve_finds_all_three_bands() -> None:
@@ -43,8 +43,12 @@ def test_budget_is_respected_and_misses_reported() -> None:
 
 
 def test_in_band_bounds_and_errors() -> None:
-    assert in_band(1.0, "le_1") and in_band(1.0, "1_to_3") and in_band(-4.0, "le_1")
+    assert in_band(1.0, "le_1") and not in_band(1.0, "1_to_3") and in_band(-4.0, "le_1")
+    assert in_band(3.0, "ge_3") and not in_band(3.0, "1_to_3") and in_band(1.0 + 1e-9, "1_to_3")
     assert in_band(math.inf, "ge_3") and not in_band(2.9, "ge_3")
+    for drop in (-1.0, 0.0, 1.0, 1.5, 2.0, 3.0, 7.0):  # the bands partition the drops: no overlap at 1 or 3
+        assert sum(in_band(drop, b) for b in BANDS) == 1, drop
+    assert [band_label(b) for b in BANDS] == ["drop <= 1", "1 < drop < 3", "drop >= 3"]
     with pytest.raises(ValueError, match="band"):
         in_band(1.0, "huge")
     with pytest.raises(ValueError, match="max_strength"):
