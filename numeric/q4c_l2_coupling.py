@@ -9,8 +9,8 @@ without; the effective decay is
 
 the average fraction of the weight the regulariser removes per step, per unit learning rate.
 Derived predictions (`derivations.q4c_l2_coupling`, its exported Results lambdified): SGD
-``lambda``; SGD+momentum ``lambda / (1 - mu)`` in the steady state (``momentum_steady_decay``;
-exactly ``lambda sum_k w_(k-1) (1 - mu^(T-k+1)) / (1 - mu) / sum_k w_(k-1)`` over a finite run);
+``lambda``; SGD+momentum ``lambda / (1 - rho)`` (momentum rho) in the steady state (``momentum_steady_decay``;
+exactly ``lambda sum_k w_(k-1) (1 - rho^(T-k+1)) / (1 - rho) / sum_k w_(k-1)`` over a finite run);
 RMSProp and Adam the trajectory-weighted average of ``rmsprop_decay_rate`` / ``adam_decay_rate``
 ``eta lambda / (sqrt(v) + eps)`` per unit ``eta``; AdamW (decoupled) ``lambda`` for every ``j``.
 """
@@ -51,7 +51,7 @@ TOL_EXACT = 1e-8
 # First-order predictions (RMSProp, Adam): neglect lambda w in v (relative (lambda / s)^2 <= 1e-2) and,
 # for Adam, the lag of m_hat behind w and the v-perturbation from 2 g lambda w (zero mean); 10 %.
 TOL_FIRST_ORDER = 0.1
-TOL_STEADY_MOMENTUM = 0.02  # the finite-T tail mu / ((1 - mu) T) = 0.45 % at T = 2000
+TOL_STEADY_MOMENTUM = 0.02  # the finite-T tail rho / ((1 - rho) T) = 0.45 % at T = 2000
 
 
 def _gradients(cfg: CouplingConfig) -> torch.Tensor:
@@ -179,9 +179,9 @@ def check(ctx: Context, cfg: CouplingConfig = CouplingConfig()) -> Section:
             rows.append(
                 [name + (" (l2)" if coupled else " (decoupled)")] + [float(x / cfg.weight_decay) for x in d]
             )
-    steady = float(derived("momentum_steady_decay")(cfg.weight_decay, cfg.momentum, 1.0))  # (lambda, mu, w = 1)
+    steady = float(derived("momentum_steady_decay")(cfg.weight_decay, cfg.momentum, 1.0))  # (lambda, rho, w = 1)
     c["steady"] = compare(
-        "SGD+momentum: effective decay ~ lambda / (1 - mu) (steady state)",
+        "SGD+momentum: effective decay ~ lambda / (1 - rho) (steady state)",
         measured["SGD+momentum"],
         np.full(len(cfg.scales), steady),
         TOL_STEADY_MOMENTUM,
@@ -237,7 +237,7 @@ def _prose(c: dict[str, Check], measured: dict[str, np.ndarray], spread: dict[st
         f"{', '.join(f'{s:g}' for s in cfg.scales)} (table): plain SGD decays every weight at "
         f"{measured['SGD'].mean() / lam:.4g} $\\lambda$ ({agrees('SGD')}: exactly $\\lambda$); SGD with momentum "
         f"{cfg.momentum:g} at {measured['SGD+momentum'].mean() / lam:.2f} $\\lambda$ (derived finite-run sum: "
-        f"{agrees('SGD+momentum')}; steady state $1/(1-\\mu) = {steady / lam:.1f}$: "
+        f"{agrees('SGD+momentum')}; steady state $1/(1-\\rho) = {steady / lam:.1f}$: "
         f"{'within' if c['steady'].passed else 'NOT within'} {100 * c['steady'].tolerance:g}%); with RMSProp and Adam "
         f"the decay goes from {measured['Adam'].max() / lam:.3g} $\\lambda$ to {measured['Adam'].min() / lam:.3g} "
         f"$\\lambda$ for Adam (spread {spread['Adam']:.0f}, gradient-scale ratio {scale_ratio:g}; RMSProp spread "

@@ -21,7 +21,7 @@ def test_all_checks_pass(section):
 def test_the_qualitative_claims(section):
     d = section.metrics["effective_decay_over_lambda"]
     assert d["SGD"] == pytest.approx([1.0] * 4, rel=1e-8)
-    assert np.mean(d["SGD+momentum"]) == pytest.approx(10, rel=0.02)  # amplified by 1/(1 - mu)
+    assert np.mean(d["SGD+momentum"]) == pytest.approx(10, rel=0.02)  # amplified by 1/(1 - rho)
     assert d["AdamW"] == pytest.approx([1.0] * 4, rel=1e-8)  # decoupled: uniform
     for name in ("RMSprop", "Adam"):  # largest gradients barely regularised
         assert list(d[name]) == sorted(d[name], reverse=True)
