@@ -34,9 +34,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from numeric.cbow import CBOW  # noqa: E402
 from numeric.cbow_eval import category_hit_rate  # noqa: E402
-from numeric.cbow_train import epoch_pairs, train  # noqa: E402
+from numeric.cbow_train import TrainConfig, epoch_pairs, new_state, train  # noqa: E402
 from numeric.datasets import resolve_data_dir  # noqa: E402
 from numeric.gensim_reference import GensimConfig, train_gensim  # noqa: E402
 from numeric.q5a_cbow import EMBEDDING_KIND, FULL  # noqa: E402
@@ -51,8 +50,9 @@ def _time(fn, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def step_fns(V: int, D: int, B: int, contexts: torch.Tensor, targets: torch.Tensor):
+def step_fns(cfg: TrainConfig, V: int, contexts: torch.Tensor, targets: torch.Tensor):
     """Closures: one floor (3 matmuls), one fused step, one autograd step; each over the next batch."""
+    D, B = cfg.dim, cfg.batch_size
     h, W, g = torch.randn(B, D), torch.randn(V, D), torch.randn(B, V)
 
     def floor() -> None:
@@ -61,9 +61,10 @@ def step_fns(V: int, D: int, B: int, contexts: torch.Tensor, targets: torch.Tens
         torch.mm(g, W)
 
     def make(fused: bool):
-        model = CBOW(V, D, generator=torch.Generator().manual_seed(0))
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True) if fused else torch.optim.Adam(
-            model.parameters(), lr=1e-2)
+        state = new_state(cfg, V)  # q5a's model and optimizer (fused Adam)
+        model, opt = state.model, state.optimizer
+        if not fused:  # the baseline: torch's default (foreach) Adam, same settings
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         pos = [0]
 
         def step() -> None:
@@ -84,7 +85,7 @@ def throughput(corpus, rounds: int, steps: int) -> dict:
     cfg = FULL
     V, D, B = len(corpus.vocab), cfg.dim, cfg.batch_size
     contexts, targets = epoch_pairs(corpus, cfg, 0)
-    floor, fused, autograd = step_fns(V, D, B, contexts, targets)
+    floor, fused, autograd = step_fns(cfg, V, contexts, targets)
     times: dict[str, list[float]] = {"floor": [], "fused": [], "autograd": []}
     for _ in range(rounds):
         for name, fn in (("floor", floor), ("fused", fused), ("autograd", autograd)):
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fused step:    {tp['fused_examples_per_s']:.0f} examples/s, {tp['fused_over_floor']:.2f} x floor "
           f"(best-of-rounds {tp['fused_over_floor_best']:.2f}; target <= 1.5)")
     print(f"autograd step: {tp['autograd_examples_per_s']:.0f} examples/s, {tp['autograd_over_floor']:.2f} x floor")
-    g = train_gensim(corpus, GensimConfig(dim=FULL.dim, window=FULL.window, min_count=FULL.min_count, seed=FULL.seed))
+    g = train_gensim(corpus, GensimConfig.matching(FULL))
     res["gensim_seconds"] = g.seconds
     res["gensim_hit_rate_at_1"] = category_hit_rate(g.vectors, corpus.vocab.index, 1)["overall"]
     print(f"gensim CBOW ({g.config.epochs} epochs, 1 worker): {g.seconds:.1f} s, hit@1 {res['gensim_hit_rate_at_1']:.3f}")
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{st.examples / st.train_seconds:.0f} examples/s = {res['train']['over_floor']:.2f} x floor; "
               f"hit@1 {hit:.3f} vs gensim {res['gensim_hit_rate_at_1']:.3f}")
     res["loadavg_end"] = os.getloadavg()[0]
-    print(f"load average: {res['loadavg_start']:.1f} at start, {res['loadavg_end']:.1f} at end (2 cores)")
+    print(f"load average: {res['loadavg_start']:.1f} at start, {res['loadavg_end']:.1f} at end ({os.cpu_count()} cores)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     return 0

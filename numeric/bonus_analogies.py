@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from derivations.core import Check, Context, Section
-from numeric.cbow_eval import CATEGORIES, cos_add, rank_of
+from numeric.cbow_eval import CATEGORIES, cos_add, rank_of, unit_rows
 from numeric.q5a_cbow import load_embeddings
 
 TOP_K = 1  # d must be the nearest word (top-1), for the analogy; for no control
@@ -48,7 +48,10 @@ SHOW = 5  # nearest words listed per analogy
 
 
 def control_words(words: list[str], exclude: set[str], seed: int, n: int = N_CONTROLS) -> list[str]:
-    """``n`` irrelevant words: a seeded draw from ranks CONTROL_RANKS outside every category."""
+    """``n`` (>= 1) irrelevant words: a seeded draw from ranks CONTROL_RANKS outside every category
+    and ``exclude``."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
     in_cats = {w for ws in CATEGORIES.values() for w in ws}
     lo, hi = CONTROL_RANKS
     pool = [w for w in words[lo:hi] if w not in in_cats and w not in exclude and "'" not in w]
@@ -58,24 +61,25 @@ def control_words(words: list[str], exclude: set[str], seed: int, n: int = N_CON
     return [pool[i] for i in sorted(rng.choice(len(pool), n, replace=False))]
 
 
-def evaluate(vectors: np.ndarray, words: list[str], analogy: tuple[str, str, str, str], seed: int) -> dict:
-    """Rank of d for the analogy and for each control; accepted = passes and no control does."""
+def evaluate(unit: np.ndarray, words: list[str], analogy: tuple[str, str, str, str], seed: int) -> dict:
+    """Rank of d for the analogy and for each control; accepted = passes and no control does.
+
+    ``unit``: the (V, D) word vectors scaled to unit rows (`numeric.cbow_eval.unit_rows`).
+    """
     index = {w: i for i, w in enumerate(words)}
     missing = [w for w in analogy if w not in index]
     if missing:
         return {"words": list(analogy), "missing": missing, "accepted": False}
     a, b, c, d = (index[w] for w in analogy)
-    top, sims = cos_add(vectors, a, b, c, SHOW)
+    top, sims = cos_add(unit, a, b, c, SHOW)
     rank = rank_of(sims, d)
-    ctrl = control_words(words, set(analogy), seed)
+    ctrl = control_words(words, set(analogy), seed)  # never d, so d stays rankable in every control
     controls = []
     for pos, name in enumerate("abc"):
         for w in ctrl:
             q = [a, b, c]
             q[pos] = index[w]
-            if d in q:
-                continue
-            _, s = cos_add(vectors, *q, TOP_K)
+            _, s = cos_add(unit, *q, TOP_K)
             controls.append({"replaced": name, "by": w, "rank": rank_of(s, d)})
     passes = rank <= TOP_K
     controls_fail = all(x["rank"] > TOP_K for x in controls)
@@ -85,6 +89,7 @@ def evaluate(vectors: np.ndarray, words: list[str], analogy: tuple[str, str, str
         "rank": rank,
         "cosine": float(sims[d]),
         "top": [words[i] for i in top],
+        "control_words": ctrl,
         "controls": controls,
         "best_control_rank": min(x["rank"] for x in controls),
         "passes": passes,
@@ -106,7 +111,8 @@ def independent_rank(vectors: np.ndarray, query: tuple[int, int, int], target: i
 
 def run(ctx: Context) -> Section:
     vectors, words = load_embeddings(ctx.out_dir)
-    results = [evaluate(vectors, words, an, ctx.seed) for an in CANDIDATES]
+    unit = unit_rows(vectors)
+    results = [evaluate(unit, words, an, ctx.seed) for an in CANDIDATES]
     accepted = [r for r in results if r["accepted"]][:N_ANSWER]
     checks = [
         Check(f"{N_ANSWER} analogies accepted (d within rank {TOP_K} by 3CosAdd, for no control)",
@@ -142,7 +148,9 @@ def run(ctx: Context) -> Section:
                    f"{3 * N_CONTROLS} controls (a, b or c replaced by one of {N_CONTROLS} irrelevant words) gives it "
                    f"rank > {TOP_K}.",
     }
-    ctrl_words = control_words(words, set(), ctx.seed)
+    # the controls quoted are those the accepted analogies used (else the first evaluated candidate's)
+    shown = accepted or [r for r in results if "missing" not in r][:1]
+    ctrl_text = "".join(f"; {', '.join(r['control_words'])} for {r['expression']}" for r in shown)
     text = {
         "answer": ("Accepted analogies: " + "; ".join(
             f"{r['expression']} (rank {r['rank']}, cosine {r['cosine']:.3f}; best of {len(r['controls'])} controls: "
@@ -152,7 +160,7 @@ def run(ctx: Context) -> Section:
             f"3CosAdd on unit vectors: d is predicted by the words nearest to $\\hat b - \\hat a + \\hat c$, a, b and c "
             f"excluded. An analogy counts when d has rank <= {TOP_K}{' (it is the nearest word)' if TOP_K == 1 else ''} and, with any one of a, b, "
             f"c replaced by any of {N_CONTROLS} irrelevant words (a seeded draw of frequent words outside every "
-            f"category, e.g. {', '.join(ctrl_words)}), d has rank > {TOP_K}. Of {len(CANDIDATES)} candidates, "
+            f"category and the analogy{ctrl_text}), d has rank > {TOP_K}. Of {len(CANDIDATES)} candidates, "
             f"{sum(r.get('passes', False) for r in results)} give d rank <= {TOP_K} and "
             f"{sum(r['accepted'] for r in results)} also survive their controls."
         ),

@@ -11,14 +11,18 @@
   autograd node that softmaxes its logits in place, so a training step costs little more than
   its three matrix products (forward logits, decoder weight gradient, hidden gradient; about
   $3 \\cdot 2DV$ FLOPs per example), which is what makes the full softmax fast on a CPU.
-- **Nearest words**: cosine similarity between rows of an embedding matrix (`nearest`).
+- **Nearest words**: cosine similarity between rows of an embedding matrix (`nearest`, ranked by
+  `numeric.cbow_eval.top_k`, the search the evaluation uses too).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from numeric.cbow_eval import top_k, unit_rows
 
 EMBEDDING_KINDS = ("input", "output", "sum")
 
@@ -126,9 +130,8 @@ def nearest(
         raise ValueError(f"query {tuple(query.shape)} does not match vectors {tuple(vectors.shape)}")
     if not isinstance(k, int) or not 1 <= k <= vectors.shape[0]:
         raise ValueError(f"k must be an int in [1, {vectors.shape[0]}], got {k!r}")
-    sims = F.normalize(vectors, dim=1) @ F.normalize(query, dim=0)
+    sims = unit_rows(vectors.detach().numpy()) @ unit_rows(query.detach().numpy()[None])[0]
     if exclude:
-        sims = sims.clone()
-        sims[torch.as_tensor(exclude, dtype=torch.int64)] = -float("inf")
-    top = torch.topk(sims, k)
-    return top.indices.tolist(), top.values.tolist()
+        sims[exclude] = -np.inf
+    top = top_k(sims[None], k)[0]
+    return top.tolist(), sims[top].tolist()

@@ -73,14 +73,25 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
+def top_k(sims: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``sims`` (n, V), the columns of its ``k`` largest entries, best first: (n, k).
+
+    The one nearest-neighbour search of Q5: `top_neighbours`, `cos_add` and `numeric.cbow.nearest`
+    rank by it.
+    """
+    if sims.ndim != 2 or not isinstance(k, int | np.integer) or not 1 <= k <= sims.shape[1]:
+        raise ValueError(f"k must be an int in [1, {sims.shape[-1]}] for sims (n, V), got k={k!r}, shape {sims.shape}")
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
 def top_neighbours(vectors: np.ndarray, rows: list[int], k: int) -> np.ndarray:
     """For each of ``rows``, its ``k`` nearest rows by cosine (itself excluded), best first."""
     u = unit_rows(vectors)
     sims = u[rows] @ u.T
     sims[np.arange(len(rows)), rows] = -np.inf
-    part = np.argpartition(-sims, k, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    return top_k(sims, k)
 
 
 def category_hit_rate(vectors: np.ndarray, vocab_index: dict[str, int], k: int = 1) -> dict[str, float]:
@@ -116,15 +127,18 @@ def describe_cluster(words: list[str]) -> tuple[str, int]:
     return best, best_n
 
 
-def cos_add(vectors: np.ndarray, a: int, b: int, c: int, k: int = 10) -> tuple[list[int], np.ndarray]:
-    """3CosAdd for "a is to b as c is to ?": rows ranked by cos(x, b - a + c) on unit vectors,
-    the query rows a, b, c excluded. Returns (top-k rows, the full similarity vector)."""
-    u = unit_rows(vectors)
-    q = u[b] - u[a] + u[c]
-    sims = u @ (q / max(np.linalg.norm(q), 1e-12))
+def cos_add(unit: np.ndarray, a: int, b: int, c: int, k: int = 10) -> tuple[list[int], np.ndarray]:
+    """3CosAdd for "a is to b as c is to ?": rows ranked by cos(x, b - a + c).
+
+    ``unit``: the (V, D) vectors scaled to unit rows (`unit_rows`, done once for many queries).
+    The query rows a, b, c are excluded. Returns (top-k rows, the full similarity vector).
+    """
+    q = unit[b] - unit[a] + unit[c]
+    if not np.allclose(np.linalg.norm(unit[[a, b, c]], axis=1), 1.0, rtol=1e-6):
+        raise ValueError("cos_add needs unit rows: pass unit_rows(vectors)")
+    sims = unit @ (q / max(np.linalg.norm(q), 1e-12))
     sims[[a, b, c]] = -np.inf
-    top = np.argsort(-sims, kind="stable")[:k]
-    return top.tolist(), sims
+    return top_k(sims[None], k)[0].tolist(), sims
 
 
 def rank_of(sims: np.ndarray, target: int) -> int:

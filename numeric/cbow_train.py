@@ -4,7 +4,10 @@
 
 Each epoch draws a fresh subsample of the token stream and a fresh shuffle from a generator
 seeded by ``(seed, epoch)``, so a run interrupted after epoch e and resumed from its checkpoint
-gives the same parameters as an uninterrupted one. The loss of every batch is kept; after every
+gives the same parameters as an uninterrupted one. A checkpoint is resumed (or, when complete,
+reused) only if its `fingerprint` matches: a SHA-256 of the training code's source
+(`numeric.cbow`, this file, `numeric.shakespeare_data`), the config and the corpus, so a change
+to any of them trains afresh; ``fresh=True`` (``build.py --force``) deletes it first. The loss of every batch is kept; after every
 epoch the ``on_epoch`` callback gets the state (q5a plots the loss curves there) and the nearest
 words of a few probe words are printed. The learning rate decays linearly to
 ``lr * lr_final`` over the whole run, as a function of the fraction of batches done.
@@ -13,6 +16,8 @@ words of a few probe words are printed. The learning rate decays linearly to
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import sys
@@ -28,10 +33,14 @@ from tqdm import tqdm
 
 from numeric.cbow import CBOW, nearest
 from numeric.files import atomic_path
+from numeric.mnist_train import cpu_threads
 from numeric.shakespeare_data import Corpus, keep_probabilities, make_pairs, subsample
 
 OPTIMIZERS = ("adam", "sgd")
 CHECKPOINT = "checkpoint.pt"
+# tiny-shakespeare's small products gain little from a second thread, and on shared cores OpenMP
+# barriers waiting for descheduled threads can make small steps 10x slower: one thread there
+TINY_CORPUS_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,11 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def default_threads(config: TrainConfig) -> int | None:
+    """Torch threads for a run of ``config``: one on tiny-shakespeare, else torch's setting (None)."""
+    return TINY_CORPUS_THREADS if config.corpus == "tiny_shakespeare" else None
 
 
 @dataclass
@@ -105,43 +119,43 @@ def new_state(config: TrainConfig, vocab_size: int) -> TrainState:
     return TrainState(config, model, opt)
 
 
-def save_checkpoint(state: TrainState, path: Path) -> None:
-    """Write the state to ``path`` atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "config": state.config.to_json(),
-        "vocab_size": state.model.vocab_size,
-        "model": state.model.state_dict(),
-        "optimizer": state.optimizer.state_dict(),
-        "epoch": state.epoch,
-        "losses": state.losses,
-        "epoch_batches": state.epoch_batches,
-        "epoch_seconds": state.epoch_seconds,
-        "examples": state.examples,
-        "epoch_loadavg": state.epoch_loadavg,
-        "threads": state.threads,
-    }
+# the TrainState fields a checkpoint stores as they are (config, model and optimizer go separately)
+_SAVED = tuple(f.name for f in dataclasses.fields(TrainState)
+               if f.name not in ("config", "model", "optimizer", "resumed_from"))
+_CODE = tuple(Path(__file__).with_name(name) for name in ("cbow.py", "cbow_train.py", "shakespeare_data.py"))
+
+
+def fingerprint(config: TrainConfig, corpus: Corpus) -> str:
+    """SHA-256 of the training code's source, the config and the corpus: what a checkpoint is valid for."""
+    h = hashlib.sha256()
+    for path in _CODE:
+        h.update(path.read_bytes())
+    h.update(json.dumps(config.to_json(), sort_keys=True).encode())
+    h.update(json.dumps(corpus.vocab.words).encode())
+    h.update(np.ascontiguousarray(corpus.ids, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(state: TrainState, path: Path, digest: str) -> None:
+    """Write the state and the run's `fingerprint` to ``path`` atomically (temporary file, then rename)."""
+    payload = {"fingerprint": digest, "config": state.config.to_json(), "model": state.model.state_dict(),
+               "optimizer": state.optimizer.state_dict(), **{name: getattr(state, name) for name in _SAVED}}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: Path, config: TrainConfig, vocab_size: int) -> TrainState | None:
-    """The state saved at ``path`` if it was made by the same config and vocabulary, else None."""
+def load_checkpoint(path: Path, config: TrainConfig, corpus: Corpus) -> TrainState | None:
+    """The state saved at ``path`` if its fingerprint is this code's, config's and corpus's, else None."""
     if not path.exists():
         return None
     payload = torch.load(path, weights_only=True)
-    if payload.get("config") != config.to_json() or payload.get("vocab_size") != vocab_size:
+    if payload.get("fingerprint") != fingerprint(config, corpus):
         return None
-    state = new_state(config, vocab_size)
+    state = new_state(config, len(corpus.vocab))
     state.model.load_state_dict(payload["model"])
     state.optimizer.load_state_dict(payload["optimizer"])
-    state.epoch = int(payload["epoch"])
-    state.losses = list(payload["losses"])
-    state.epoch_batches = list(payload["epoch_batches"])
-    state.epoch_seconds = list(payload["epoch_seconds"])
-    state.examples = int(payload["examples"])
-    state.epoch_loadavg = list(payload.get("epoch_loadavg", []))
-    state.threads = int(payload.get("threads", 0))
+    for name in _SAVED:
+        setattr(state, name, payload[name])
     state.resumed_from = state.epoch
     return state
 
@@ -161,8 +175,8 @@ def probe_report(model: CBOW, corpus: Corpus, probes: list[str], k: int = 6) -> 
     for w in probes:
         if w in corpus.vocab:
             i = corpus.vocab.index[w]
-            idx, _ = nearest(vecs, vecs[i], k + 1, exclude=[i])
-            lines.append(f"  {w}: {' '.join(corpus.vocab.decode(idx[:k]))}")
+            idx, _ = nearest(vecs, vecs[i], k, exclude=[i])
+            lines.append(f"  {w}: {' '.join(corpus.vocab.decode(idx))}")
     return "\n".join(lines)
 
 
@@ -175,74 +189,65 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     threads: int | None = None,
+    fresh: bool = False,
 ) -> TrainState:
     """Train (or resume, or reuse) a CBOW model; checkpoint to ``out_dir`` after every epoch.
 
     ``stop_after``: return once this many epochs are complete (simulates an interruption).
     ``threads``: torch intra-op threads for the run (None: torch's setting), restored after.
+    ``fresh``: delete any checkpoint in ``out_dir`` and train from scratch (``build.py --force``).
     """
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
-    old = torch.get_num_threads()
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        return _train(config, corpus, out_dir, on_epoch, probes, progress, stop_after)
-    finally:
-        torch.set_num_threads(old)
-
-
-def _train(
-    config: TrainConfig,
-    corpus: Corpus,
-    out_dir: Path | None,
-    on_epoch: Callable[[TrainState], None] | None,
-    probes: list[str] | None,
-    progress: bool,
-    stop_after: int | None,
-) -> TrainState:
-    if corpus.name != config.corpus or len(corpus.vocab) < 2:
+    if corpus.name != config.corpus:
         raise ValueError(f"corpus {corpus.name!r} does not match config.corpus {config.corpus!r}")
     ckpt = None if out_dir is None else Path(out_dir) / CHECKPOINT
-    state = (load_checkpoint(ckpt, config, len(corpus.vocab)) if ckpt else None) or new_state(
-        config, len(corpus.vocab)
-    )
-    model, opt = state.model, state.optimizer
-    last = config.epochs if stop_after is None else min(config.epochs, stop_after)
-    for epoch in range(state.epoch, last):
-        contexts, targets = epoch_pairs(corpus, config, epoch)
-        n_batches = math.ceil(len(targets) / config.batch_size)
-        bar = tqdm(range(n_batches), desc=f"CBOW epoch {epoch + 1}/{config.epochs}", file=sys.stderr,
-                   disable=None if progress else True, mininterval=1.0, leave=False)  # None: bar on a terminal
-        t0 = time.perf_counter()
-        for b in bar:
-            frac = (epoch + b / n_batches) / config.epochs
-            for g in opt.param_groups:
-                g["lr"] = config.lr * (1.0 - (1.0 - config.lr_final) * frac)
-            sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
-            loss = model.loss(contexts[sl], targets[sl], fused=config.fused)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            state.losses.append(loss.item())
-            if b % 50 == 0:
-                bar.set_postfix(loss=f"{state.losses[-1]:.3f}")
-        state.epoch_seconds.append(time.perf_counter() - t0)
-        state.epoch_batches.append(n_batches)
-        state.epoch_loadavg.append(os.getloadavg()[0])
-        state.threads = torch.get_num_threads()
-        state.examples += len(targets)
-        state.epoch = epoch + 1
-        bar.close()
-        if ckpt is not None:
-            save_checkpoint(state, ckpt)
-        if progress:
-            tqdm.write(
-                f"CBOW epoch {state.epoch}/{config.epochs}: mean loss {np.mean(state.losses[-n_batches:]):.3f}, "
-                f"{len(targets) / state.epoch_seconds[-1]:.0f} examples/s", file=sys.stderr
-            )
-            if probes:
-                tqdm.write(probe_report(model, corpus, probes), file=sys.stderr)
-        if on_epoch is not None:
-            on_epoch(state)
+    if ckpt is not None and fresh:
+        ckpt.unlink(missing_ok=True)
+    with cpu_threads(threads):
+        state = (load_checkpoint(ckpt, config, corpus) if ckpt else None) or new_state(config, len(corpus.vocab))
+        digest = fingerprint(config, corpus) if ckpt else ""
+        last = config.epochs if stop_after is None else min(config.epochs, stop_after)
+        for epoch in range(state.epoch, last):
+            n = _train_epoch(state, corpus, epoch, progress)
+            if ckpt is not None:
+                save_checkpoint(state, ckpt, digest)
+            if progress:
+                tqdm.write(
+                    f"CBOW epoch {state.epoch}/{config.epochs}: mean loss "
+                    f"{np.mean(state.losses[-state.epoch_batches[-1]:]):.3f}, "
+                    f"{n / state.epoch_seconds[-1]:.0f} examples/s", file=sys.stderr
+                )
+                if probes:
+                    tqdm.write(probe_report(state.model, corpus, probes), file=sys.stderr)
+            if on_epoch is not None:
+                on_epoch(state)
     return state
+
+
+def _train_epoch(state: TrainState, corpus: Corpus, epoch: int, progress: bool) -> int:
+    """One epoch of optimizer steps at the linearly decaying rate, recorded in ``state``; returns its examples."""
+    config, model, opt = state.config, state.model, state.optimizer
+    contexts, targets = epoch_pairs(corpus, config, epoch)
+    n_batches = math.ceil(len(targets) / config.batch_size)
+    bar = tqdm(range(n_batches), desc=f"CBOW epoch {epoch + 1}/{config.epochs}", file=sys.stderr,
+               disable=None if progress else True, mininterval=1.0, leave=False)  # None: bar on a terminal
+    t0 = time.perf_counter()
+    for b in bar:
+        frac = (epoch + b / n_batches) / config.epochs
+        for g in opt.param_groups:
+            g["lr"] = config.lr * (1.0 - (1.0 - config.lr_final) * frac)
+        sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
+        loss = model.loss(contexts[sl], targets[sl], fused=config.fused)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state.losses.append(loss.item())
+        if b % 50 == 0:
+            bar.set_postfix(loss=f"{state.losses[-1]:.3f}")
+    state.epoch_seconds.append(time.perf_counter() - t0)
+    state.epoch_batches.append(n_batches)
+    state.epoch_loadavg.append(os.getloadavg()[0])
+    state.threads = torch.get_num_threads()
+    state.examples += len(targets)
+    state.epoch = epoch + 1
+    bar.close()
+    return len(targets)

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from numeric.shakespeare_data import Corpus
+
+if TYPE_CHECKING:
+    from numeric.cbow_train import TrainConfig
 
 MAX_SENTENCE = 10_000  # gensim's MAX_WORDS_IN_BATCH: longer sentences are truncated
 
@@ -30,6 +34,11 @@ class GensimConfig:
     sample: float = 1e-3  # gensim's default
     seed: int = 42
     workers: int = 1  # 1: reproducible
+
+    @classmethod
+    def matching(cls, train: TrainConfig) -> GensimConfig:
+        """gensim's defaults with our run's dimension, window, min_count and seed."""
+        return cls(dim=train.dim, window=train.window, min_count=train.min_count, seed=train.seed)
 
 
 @dataclass(frozen=True)

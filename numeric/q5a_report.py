@@ -3,6 +3,8 @@
 `sweep` trains CBOW on tiny-shakespeare at several embedding dimensions (checkpointed, so a
 rebuild reuses them) and scores each by the category hit rate; `q5a_tables` and `q5a_text`
 turn the results of `numeric.q5a_cbow.run` into the report's tables and explanatory answer.
+The ``CHECK_*`` names are those of q5a's checks: the prose states what they verified only when
+they passed.
 """
 
 from __future__ import annotations
@@ -16,25 +18,32 @@ import numpy as np
 
 from derivations.core import Context
 from numeric.cbow_eval import category_hit_rate
-from numeric.cbow_train import TrainConfig, TrainState, train
+from numeric.cbow_train import TrainConfig, TrainState, default_threads, train
 from numeric.gensim_reference import GensimResult
-from numeric.shakespeare_data import Corpus, load_corpus
+from numeric.shakespeare_data import Corpus
 
 SWEEP_DIMS_FULL = (25, 50, 100, 200)
 SWEEP_DIMS_QUICK = (16, 32)
 KIND_NAMES = {"input": "the encoder's rows", "output": "the decoder's rows", "sum": "normalised encoder + decoder rows"}
 
+CHECK_ENCODER = "encoder: mean of embedding rows = Linear on averaged one-hots"
+CHECK_FUSED_LOSS = "fused softmax cross-entropy = NLLLoss(LogSoftmax)"
+CHECK_FUSED_GRADS = "fused softmax cross-entropy: gradients = NLLLoss(LogSoftmax)'s"
+CHECK_FIRST_LOSS = "first batch's loss = log V (the decoder starts at zero)"
+CHECK_CONTEXT = "training learns from the context: unigram entropy - last epoch's mean loss"
+CHECK_GENSIM = "CBOW neighbours as good as gensim's: gensim hit@1 - ours"
 
-def sweep(ctx: Context, base: TrainConfig) -> list[dict[str, Any]]:
-    """Final loss and hit@1 of CBOW trained on tiny-shakespeare at several dimensions."""
+
+def sweep(ctx: Context, base: TrainConfig, corpus: Corpus) -> list[dict[str, Any]]:
+    """Final loss and hit@1 of CBOW trained on ``corpus`` (tiny-shakespeare) at several dimensions."""
+    if corpus.name != "tiny_shakespeare":
+        raise ValueError(f"the dimension sweep runs on tiny_shakespeare, got {corpus.name!r}")
     dims = SWEEP_DIMS_QUICK if ctx.quick else SWEEP_DIMS_FULL
-    corpus = load_corpus(ctx.data_dir, "tiny_shakespeare", base.min_count)
     rows = []
     for d in dims:
-        cfg = dataclasses.replace(base, corpus="tiny_shakespeare", dim=d, epochs=1 if ctx.quick else 3)
-        # one thread: these small products gain little from a second one, and on shared cores
-        # OpenMP barriers waiting for descheduled threads can make small steps 10x slower
-        st = train(cfg, corpus, Path(ctx.out_dir) / "cbow" / f"sweep_d{d}", progress=False, threads=1)
+        cfg = dataclasses.replace(base, corpus=corpus.name, dim=d, epochs=1 if ctx.quick else 3)
+        st = train(cfg, corpus, Path(ctx.out_dir) / "cbow" / f"sweep_d{d}", progress=False,
+                   threads=default_threads(cfg), fresh=ctx.force)
         rows.append({
             "dim": d,
             "epochs": cfg.epochs,
@@ -81,10 +90,21 @@ def q5a_tables(state: TrainState, corpus: Corpus, quality: dict, probe_rows: lis
     }
 
 
-def _verdict(passed: dict[str, bool], prefix: str, yes: str, no: str) -> str:
-    """``yes`` when the check named ``prefix...`` passed, ``no`` when it failed or is missing."""
-    hits = [ok for name, ok in passed.items() if name.startswith(prefix)]
-    return yes if hits and all(hits) else no
+def _verdict(passed: dict[str, bool], name: str, yes: str, no: str) -> str:
+    """``yes`` when the check ``name`` (a ``CHECK_*``) passed, ``no`` when it failed or is missing."""
+    return yes if passed.get(name) is True else no
+
+
+def _optimizer_text(cfg: TrainConfig) -> str:
+    """The optimizer, its schedule and why, from the config."""
+    name = {"adam": "Adam", "sgd": "SGD"}[cfg.optimizer]
+    why = ("Adam scales each parameter's step by its own gradient history, so rare words' rows, which receive "
+           f"gradients in few batches, still move. The learning rate, {cfg.lr / 1e-3:g} times the common 1e-3, "
+           if cfg.optimizer == "adam" else
+           "Plain SGD steps every parameter by the same multiple of its gradient, so rare words' rows, which "
+           "receive gradients in few batches, move slowly. The learning rate ")
+    return (f"{name} (lr {cfg.lr:g}, decaying linearly to {cfg.lr * cfg.lr_final:g}), batches of {cfg.batch_size}, "
+            f"{cfg.epochs} epochs, weight decay {cfg.weight_decay:g}. " + why)
 
 
 def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se: float,
@@ -95,7 +115,8 @@ def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se
     kind = answers["embedding_kind"]
     ours, ref = answers["hit_rate_at_1"]["cbow"], answers["hit_rate_at_1"]["gensim"]
     best_dim = max(metrics["dimension_sweep"], key=lambda r: r[f"hit_rate_{'output' if kind == 'output' else 'input'}"])
-    verdict = "as good as or better than" if ref - ours <= se else "worse than"
+    verdict = _verdict(passed, CHECK_GENSIM, "as good as or better than", "worse than")
+    unigram = metrics["unigram_entropy"]
     return {
         "answer": (
             f"A full-softmax CBOW with D = {cfg.dim} trained on {corpus.name.replace('_', ' ')} "
@@ -103,7 +124,11 @@ def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se
             f"for {state.epoch} epochs in {answers['train_seconds']:.0f} s of training "
             f"({answers['examples_per_second']:.0f} examples/s on {state.threads} CPU threads; mean 1-minute load "
             f"average at the epochs' ends {np.mean(state.epoch_loadavg or [float('nan')]):.1f}); its final mean loss is {answers['final_loss']:.3f} nats "
-            f"(uniform guessing: $\\log V$ = {math.log(answers['vocab_size']):.3f}). Its nearest-neighbour category hit "
+            f"(uniform guessing: $\\log V$ = {math.log(answers['vocab_size']):.3f}; the best context-free guess, the "
+            f"subsampled stream's unigram distribution: {unigram:.3f}, so the context is worth "
+            f"{unigram - answers['final_loss']:.3f} nats"
+            + _verdict(passed, CHECK_CONTEXT, ", checked)", "; its check FAILED)")
+            + f". Its nearest-neighbour category hit "
             f"rate is {ours:.3f}, {verdict} gensim's {ref:.3f} (one standard error: {se:.3f})."
         ),
         "processing": (
@@ -113,25 +138,25 @@ def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se
             f"{cfg.window} words before and after it as context; the pairs are index tensors and the one-hot vectors "
             "are never built: averaging one-hot vectors and applying a Linear layer equals averaging the rows of its "
             "weight, which an EmbeddingBag does "
-            + _verdict(passed, "encoder: mean of embedding rows", "(checked below)", "(but the check of this below FAILED)")
+            + _verdict(passed, CHECK_ENCODER, "(checked below)", "(but the check of this below FAILED)")
             + ". Frequent words are subsampled each epoch with "
             f"threshold $t$ = {cfg.sample:g}, keeping each occurrence with probability $\\min(1, (\\sqrt{{f/t}}+1)t/f)$."
         ),
         "model": (
             f"Encoder: Linear $V \\to D$ (no bias) averaged over the {2 * cfg.window} context words. Decoder: Linear "
             "$D \\to V$, LogSoftmax and NLLLoss, computed as one fused softmax cross-entropy that gives the same value "
-            + _verdict(passed, "fused softmax cross-entropy", "(checked)", "(its check FAILED)")
-            + " and gradients (tested in tests/numeric/test_cbow.py) as torch's. The full softmax is used throughout. "
+            + _verdict(passed, CHECK_FUSED_LOSS, "(checked)", "(its check FAILED)")
+            + " and gradients "
+            + _verdict(passed, CHECK_FUSED_GRADS, "(checked, on a batch of the trained model)", "(their check FAILED)")
+            + " as torch's. The full softmax is used throughout. "
             "Nearest words are by "
             f"cosine similarity. The exported vectors are the {kind} ones ({KIND_NAMES[kind]}), the space the problem set "
             f"calls the embedding; on the category test (hit@1) the encoder's rows score {q['cbow input'][1]['overall']:.3f}, "
             f"the decoder's {q['cbow output'][1]['overall']:.3f} and their normalised sum {q['cbow sum'][1]['overall']:.3f}."
         ),
         "training": (
-            f"Adam (lr {cfg.lr:g}, decaying linearly to {cfg.lr * cfg.lr_final:g}), batches of {cfg.batch_size}, "
-            f"{cfg.epochs} epochs, weight decay {cfg.weight_decay:g}. Adam scales each parameter's step by its own "
-            "gradient history, so rare words' rows, which receive gradients in few batches, still move. The learning "
-            f"rate, {cfg.lr / 1e-3:g} times the common 1e-3, and the batch size were chosen in short trial runs during development "
+            _optimizer_text(cfg)
+            + "and the batch size were chosen in short trial runs during development "
             "(not repeated by the build): smaller rates learned visibly slower in the few epochs the time budget "
             "allows; the linear decay settles the end. Large batches "
             f"make the three matrix products per step few and large (one each per {cfg.batch_size} examples). Subsampling frequent "
@@ -139,7 +164,7 @@ def q5a_text(state: TrainState, corpus: Corpus, answers: dict, metrics: dict, se
             + ("none beyond what subsampling and a few passes over the data give (weight decay 0)" if cfg.weight_decay == 0
                else f"weight decay {cfg.weight_decay:g}, besides subsampling and a few passes over the data")
             + "; the decoder starts at zero (so the first batch's loss is $\\log V$"
-            + _verdict(passed, "first batch's loss = log V", ", checked)", "; its check FAILED)")
+            + _verdict(passed, CHECK_FIRST_LOSS, ", checked)", "; its check FAILED)")
             + " and the encoder at word2vec's small uniform values."
         ),
         "dimensions": (

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from numeric.datasets import DataError, RemoteFile, fetch
+from numeric.files import write_text_atomic
 
 TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
@@ -96,10 +97,7 @@ def _gutenberg_complete_works(data_dir: Path) -> str:
             f"downloaded ({exc}); put the text at {data_dir / COMPLETE_WORKS.relpath}"
         ) from exc
     body = strip_gutenberg(raw)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".part")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(cached)
+    write_text_atomic(cached, body)
     return body
 
 
@@ -190,6 +188,20 @@ def make_pairs(ids: np.ndarray, window: int = 2) -> tuple[torch.Tensor, torch.Te
     win = np.lib.stride_tricks.sliding_window_view(ids, 2 * window + 1)
     contexts = np.concatenate([win[:, :window], win[:, window + 1 :]], axis=1)
     return torch.from_numpy(np.ascontiguousarray(contexts)), torch.from_numpy(win[:, window].copy())
+
+
+def pairs_at(ids: np.ndarray, rows: np.ndarray | torch.Tensor, window: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows ``rows`` of ``make_pairs(ids, window)``, built without the other N - len(rows) pairs."""
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    ids = np.asarray(ids, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    n_pairs = len(ids) - 2 * window
+    if rows.ndim != 1 or (len(rows) and not (0 <= rows.min() and rows.max() < n_pairs)):
+        raise ValueError(f"rows must be a 1-D array of pair indices in [0, {n_pairs})")
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
+    centre = rows + window
+    return torch.from_numpy(ids[centre[:, None] + offsets]), torch.from_numpy(ids[centre])
 
 
 def one_hot_mean(contexts: torch.Tensor, vocab_size: int) -> torch.Tensor:

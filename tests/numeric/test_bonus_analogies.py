@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from numeric.bonus_analogies import (
     CANDIDATES,
@@ -13,7 +14,7 @@ from numeric.bonus_analogies import (
     independent_rank,
     run,
 )
-from numeric.cbow_eval import CATEGORIES, cos_add, rank_of
+from numeric.cbow_eval import CATEGORIES, cos_add, rank_of, unit_rows
 from numeric.q5a_cbow import save_embeddings
 
 D = 40
@@ -64,6 +65,8 @@ def test_control_words_rule():
     assert all(100 <= words.index(w) < 2000 for w in ctrl)
     assert "king" not in ctrl and "w200" not in ctrl
     assert control_words(words, set(), seed=4) != ctrl
+    with pytest.raises(ValueError, match="positive"):
+        control_words(words, set(), seed=3, n=0)  # no controls would accept every analogy
 
 
 def test_run_reports_every_candidate(ctx):
@@ -75,13 +78,19 @@ def test_run_reports_every_candidate(ctx):
     assert len(sec["answer"]["candidates"]) == len(CANDIDATES)
     assert len(sec["tables"]["analogies"]["rows"]) == len(CANDIDATES)
     assert not sec["passed"]  # random vectors hold no 3 analogies: the check fails, as it should
+    # the rule quotes controls actually used: here (none accepted) the first candidate's, which
+    # exclude its own words
+    first = sec["answer"]["candidates"][0]
+    assert f"{', '.join(first['control_words'])} for {first['expression']}" in sec["text"]["rule"]
+    assert not set(first["control_words"]) & set(first["words"])
+    assert sorted({c["by"] for c in first["controls"]}) == sorted(first["control_words"])
 
 
 def test_independent_rank_agrees_with_cos_add():
     # the per-analogy check compares the two implementations; they must agree on random vectors
     v = np.random.default_rng(5).normal(size=(300, D))
     for a, b, c, d in [(0, 1, 2, 3), (10, 20, 30, 40), (299, 5, 7, 100), (4, 4, 9, 11)]:
-        assert independent_rank(v, (a, b, c), d) == rank_of(cos_add(v, a, b, c, 1)[1], d)
+        assert independent_rank(v, (a, b, c), d) == rank_of(cos_add(unit_rows(v), a, b, c, 1)[1], d)
     # and it is not trivially 1: d's rank is found exactly, here for d planted at b - a + c
     u = v / np.linalg.norm(v, axis=1, keepdims=True)
     v[3] = u[1] - u[0] + u[2]

@@ -6,34 +6,21 @@ import numpy as np
 import pytest
 
 from numeric.cbow_eval import (
-    CATEGORIES,
     category_hit_rate,
     cos_add,
     describe_cluster,
     neighbour_overlap,
     rank_of,
+    top_k,
     top_neighbours,
+    unit_rows,
     word_categories,
 )
 
 
-def _clustered(noise: float, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    words, vecs = [], []
-    centres = {c: rng.normal(size=32) for c in CATEGORIES}
-    for cat, members in CATEGORIES.items():
-        for w in members:
-            if w not in words:
-                words.append(w)
-                vecs.append(centres[cat] + noise * rng.normal(size=32))
-    for i in range(300):
-        words.append(f"filler{i}")
-        vecs.append(rng.normal(size=32))
-    return np.array(vecs), {w: i for i, w in enumerate(words)}
-
-
-def test_hit_rate_is_one_for_tight_categories_and_low_for_random_vectors():
-    vecs, index = _clustered(noise=0.05)
+def test_hit_rate_is_one_for_tight_categories_and_low_for_random_vectors(category_vectors):
+    words, vecs = category_vectors(dim=32, noise=0.05, n_filler=300)
+    index = {w: i for i, w in enumerate(words)}
     assert category_hit_rate(vecs, index, 1)["overall"] == 1.0
     # random vectors: chance is about (category size) / V, a few percent
     rnd = np.random.default_rng(1).normal(size=vecs.shape)
@@ -62,10 +49,25 @@ def test_describe_cluster():
     assert describe_cluster(["zzz"]) == ("", 0)
 
 
+def test_top_k_is_the_descending_sort():
+    sims = np.random.default_rng(3).normal(size=(7, 40))
+    for k in (1, 5, 40):  # 40: every column
+        np.testing.assert_array_equal(top_k(sims, k), np.argsort(-sims, axis=1)[:, :k])
+    with pytest.raises(ValueError, match="k must"):
+        top_k(sims, 41)
+    with pytest.raises(ValueError, match="k must"):
+        top_k(sims, 0)
+
+
 def test_cos_add_finds_the_parallelogram():
     rng = np.random.default_rng(0)
-    v = rng.normal(size=(50, 20))
-    v[3] = v[1] - v[0] + v[2]  # d = b - a + c exactly
-    top, sims = cos_add(v, 0, 1, 2, k=3)
-    assert top[0] == 3 and rank_of(sims, 3) == 1
+    u = unit_rows(rng.normal(size=(50, 20)))
+    u[3] = u[1] - u[0] + u[2]  # d = b - a + c exactly (on unit vectors), then scaled to unit length
+    u = unit_rows(u)
+    top, sims = cos_add(u, 0, 1, 2, k=3)
+    assert top[0] == 3 and rank_of(sims, 3) == 1 and sims[3] == pytest.approx(1.0)
     assert not {0, 1, 2} & set(top)  # query words excluded
+    full = np.argsort(-sims, kind="stable")[:10].tolist()
+    assert cos_add(u, 0, 1, 2, k=10)[0] == full  # the top 10 of a full sort
+    with pytest.raises(ValueError, match="unit rows"):
+        cos_add(3 * u, 0, 1, 2)

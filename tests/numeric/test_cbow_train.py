@@ -1,15 +1,18 @@
 """Q5A training loop on a slice of tiny-shakespeare: the loss falls, checkpoints resume exactly,
-a complete checkpoint is reused, and the run is reproducible from the seed."""
+a complete checkpoint is reused only by the same code, config and corpus (and never when fresh),
+and the run is reproducible from the seed."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from numeric.cbow_train import CHECKPOINT, TrainConfig, epoch_pairs, load_checkpoint, train
+import numeric.cbow_train as T
+from numeric.cbow_train import CHECKPOINT, TrainConfig, default_threads, epoch_pairs, load_checkpoint, train
 from numeric.shakespeare_data import Corpus, load_corpus
 
 CFG = TrainConfig(corpus="tiny_shakespeare", dim=16, batch_size=256, epochs=2, lr=1e-2)
@@ -54,11 +57,49 @@ def test_save_and_resume_give_the_same_state(corpus, tmp_path):
     _same_state(straight, again)
 
 
-def test_checkpoint_of_another_config_is_ignored(corpus, tmp_path):
-    train(dataclasses.replace(CFG, epochs=1), corpus, tmp_path, progress=False, threads=1)
-    assert load_checkpoint(tmp_path / CHECKPOINT, dataclasses.replace(CFG, epochs=1), len(corpus.vocab)) is not None
-    assert load_checkpoint(tmp_path / CHECKPOINT, CFG, len(corpus.vocab)) is None
-    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary files
+def test_checkpoint_of_another_config_or_corpus_is_ignored(corpus, tmp_path):
+    one = dataclasses.replace(CFG, epochs=1)
+    train(one, corpus, tmp_path, progress=False, threads=1)
+    assert load_checkpoint(tmp_path / CHECKPOINT, one, corpus) is not None
+    assert load_checkpoint(tmp_path / CHECKPOINT, CFG, corpus) is None
+    # same vocabulary (so same V), another token stream: not the run the checkpoint was made by
+    other = Corpus(corpus.name, corpus.vocab, corpus.ids[::-1].copy(), corpus.n_tokens)
+    assert load_checkpoint(tmp_path / CHECKPOINT, one, other) is None
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))  # atomic writes leave none
+
+
+def test_changed_training_code_trains_afresh(corpus, tmp_path, monkeypatch):
+    # the fingerprint covers the source of the training code: copies stand in for it here
+    code = []
+    for path in T._CODE:
+        code.append(tmp_path / path.name)
+        shutil.copyfile(path, code[-1])
+    monkeypatch.setattr(T, "_CODE", tuple(code))
+    one = dataclasses.replace(CFG, epochs=1)
+    first = train(one, corpus, tmp_path / "run", progress=False, threads=1)
+    seen = []
+    reused = train(one, corpus, tmp_path / "run", progress=False, threads=1, on_epoch=lambda s: seen.append(s.epoch))
+    assert reused.resumed_from == 1 and seen == []  # same code: the complete checkpoint is reused
+    with open(code[0], "a") as f:
+        f.write("# an edit\n")
+    again = train(one, corpus, tmp_path / "run", progress=False, threads=1, on_epoch=lambda s: seen.append(s.epoch))
+    assert again.resumed_from is None and seen == [1]  # edited code: trained again
+    _same_state(first, again)
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT, one, corpus) is not None  # now the new code's
+
+
+def test_fresh_ignores_a_complete_checkpoint(corpus, tmp_path):
+    one = dataclasses.replace(CFG, epochs=1)
+    first = train(one, corpus, tmp_path, progress=False, threads=1)
+    seen = []
+    again = train(one, corpus, tmp_path, progress=False, threads=1, fresh=True, on_epoch=lambda s: seen.append(s.epoch))
+    assert again.resumed_from is None and seen == [1]  # build.py --force: the epoch ran again
+    _same_state(first, again)
+    assert again.epoch_seconds != first.epoch_seconds  # its own timing, not the old run's
+    # an interrupted fresh run leaves no stale complete checkpoint behind to be reused later
+    train(CFG, corpus, tmp_path / "b", progress=False, threads=1)
+    half = train(CFG, corpus, tmp_path / "b", progress=False, threads=1, fresh=True, stop_after=1)
+    assert half.epoch == 1 and load_checkpoint(tmp_path / "b" / CHECKPOINT, CFG, corpus).epoch == 1
 
 
 def test_reproducible_from_the_seed(corpus):
@@ -90,3 +131,10 @@ def test_config_validation(corpus):
         train(TrainConfig(corpus="complete_works", epochs=1), corpus, progress=False)
     with pytest.raises(ValueError, match="threads"):
         train(CFG, corpus, progress=False, threads=0)
+
+
+def test_thread_policy_and_restore(corpus):
+    assert default_threads(CFG) == 1 and default_threads(TrainConfig(corpus="complete_works")) is None
+    before = torch.get_num_threads()
+    st = train(dataclasses.replace(CFG, epochs=1), corpus, progress=False, threads=1)
+    assert st.threads == 1 and torch.get_num_threads() == before

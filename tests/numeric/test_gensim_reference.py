@@ -39,6 +39,14 @@ def test_vectors_follow_our_vocabulary_order(corpus, monkeypatch):
     np.testing.assert_array_equal(res.vectors, again.vectors)  # one worker + seed: reproducible
 
 
+def test_matching_config_takes_our_settings():
+    from numeric.cbow_train import TrainConfig
+
+    g = GensimConfig.matching(TrainConfig(dim=37, window=3, min_count=7, seed=9, epochs=2))
+    assert (g.dim, g.window, g.min_count, g.seed) == (37, 3, 7, 9)
+    assert (g.epochs, g.negative, g.sample, g.workers) == (5, 5, 1e-3, 1)  # gensim's own defaults otherwise
+
+
 def test_vocabulary_mismatch_is_an_error(corpus):
     # a vocabulary with a word gensim's min_count filter drops
     bad = Corpus(corpus.name, build_vocab(corpus.vocab.words * 5 + ["zzz"] * 5, 5), corpus.ids, corpus.n_tokens)

@@ -7,33 +7,22 @@ import numpy as np
 import pytest
 
 from numeric.cbow_eval import CATEGORIES
-from numeric.q5a_cbow import save_embeddings
-from numeric.q5b_clusters import SEED_CATEGORIES, clusters, run, seed_word
+from numeric.q5a_cbow import load_embeddings, save_embeddings
+from numeric.q5b_clusters import SEED_CATEGORIES, clusters, nearest_by_sort, run, seed_word
 
 
-def _write(ctx, noise: float, structured: bool = True):
-    rng = np.random.default_rng(0)
-    words, vecs = [], []
-    centres = {c: rng.normal(size=24) for c in CATEGORIES}
-    for cat, members in CATEGORIES.items():
-        for w in members:
-            if w not in words:
-                words.append(w)
-                vecs.append((centres[cat] if structured else 0) + noise * rng.normal(size=24))
-    words += [f"w{i}" for i in range(200)]
-    vecs += list(rng.normal(size=(200, 24)))
-    save_embeddings(ctx.out_dir / "cbow", np.array(vecs, dtype=np.float32), words, {})
+def _write(ctx, category_vectors, noise: float, structured: bool = True):
+    words, vecs = category_vectors(dim=24, noise=noise, n_filler=200, filler="w", structured=structured)
+    save_embeddings(ctx.out_dir / "cbow", vecs.astype(np.float32), words, {})
     return words
 
 
-def test_clusters_from_structured_vectors(ctx):
-    words = _write(ctx, noise=0.1)
+def test_clusters_from_structured_vectors(ctx, category_vectors):
+    words = _write(ctx, category_vectors, noise=0.1)
     sec = run(ctx).to_json()
     assert sec["passed"], [c for c in sec["checks"] if not c["passed"]]
     cl = sec["answer"]["clusters"]
     assert len(cl) == 10 and all(len(set(c)) == 10 for c in cl)
-    from numeric.q5a_cbow import load_embeddings
-
     vecs, _ = load_embeddings(ctx.out_dir)
     for cat, c in zip(SEED_CATEGORIES, cl, strict=True):
         assert c[0] == seed_word(vecs, words, cat)[0]
@@ -55,31 +44,49 @@ def test_seed_rule_is_most_coherent_member_ties_to_frequent():
         seed_word(v, words, "animals", size=2)
 
 
-def test_coherence_check_fails_without_structure(ctx):
-    _write(ctx, noise=1.0, structured=False)
+def test_coherence_check_fails_without_structure(ctx, category_vectors):
+    _write(ctx, category_vectors, noise=1.0, structured=False)
     sec = run(ctx).to_json()
     failed = {c["name"] for c in sec["checks"] if not c["passed"]}
     assert any(name.startswith("clusters coherent") for name in failed)
     assert not sec["passed"]
 
 
-def test_clusters_are_deterministic(ctx):
-    _write(ctx, noise=0.3)
-    from numeric.q5a_cbow import load_embeddings
-
+def test_clusters_match_a_brute_force_search(ctx, category_vectors):
+    # every candidate seed's cluster by a full float64 sort (nearest_by_sort), the seed chosen by
+    # counting category words: an implementation independent of seed_word's argpartition search
+    words = _write(ctx, category_vectors, noise=0.3)
     v, w = load_embeddings(ctx.out_dir)
-    assert clusters(v, w) == clusters(v, w)
+    assert w == words
+    for cat, c in zip(SEED_CATEGORIES, clusters(v, w), strict=True):
+        best = None
+        for word in sorted((x for x in CATEGORIES[cat] if x in w), key=w.index):  # frequent first
+            members = [word] + nearest_by_sort(v, w, word, 9)
+            n = sum(x in CATEGORIES[cat] for x in members)
+            if best is None or n > best[0]:
+                best = (n, members)
+        assert c["words"] == best[1] and c["seed"] == best[1][0] and c["in_seed_category"] == best[0]
     with pytest.raises(FileNotFoundError, match="q5a"):
         load_embeddings(ctx.out_dir / "nowhere")
 
 
-def test_cluster_check_fails_when_neighbours_are_wrong(ctx, monkeypatch):
+def test_tighter_than_random_fails_at_equality(ctx, category_vectors, monkeypatch):
+    # clusters exactly as tight as random sets are not tighter: the check must fail, as its value says
+    import numeric.q5b_clusters as Q
+
+    _write(ctx, category_vectors, noise=0.1)
+    monkeypatch.setattr(Q, "mean_pairwise_cosine", lambda vectors, rows: 0.25)
+    (check,) = [c for c in run(ctx).checks if c.name.startswith("clusters tighter than random")]
+    assert check.error == 0.0 and not check.passed
+
+
+def test_cluster_check_fails_when_neighbours_are_wrong(ctx, monkeypatch, category_vectors):
     # the check re-measures each cluster by a full sort: a neighbour search that skips the
     # nearest word (returns ranks 2-10 instead of 1-9) must be caught
     import numeric.q5b_clusters as Q
     from numeric.cbow_eval import top_neighbours
 
-    _write(ctx, noise=0.3)
+    _write(ctx, category_vectors, noise=0.3)
     monkeypatch.setattr(Q, "top_neighbours", lambda v, rows, k: top_neighbours(v, rows, k + 1)[:, 1:])
     sec = run(ctx)
     (check,) = [c for c in sec.checks if "re-measured by a full sort" in c.name]

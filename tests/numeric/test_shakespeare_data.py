@@ -12,6 +12,7 @@ from numeric.shakespeare_data import (
     load_corpus,
     make_pairs,
     one_hot_mean,
+    pairs_at,
     strip_gutenberg,
     subsample,
     tokenize,
@@ -47,6 +48,21 @@ def test_pairs_are_the_sliding_window():
     assert ctx3.shape == (4, 6) and ctx3[0].tolist() == [10, 11, 12, 14, 15, 16]
     with pytest.raises(ValueError, match="window"):
         make_pairs(ids, window=0)
+
+
+def test_pairs_at_are_rows_of_make_pairs():
+    ids = np.random.default_rng(0).integers(0, 50, 200)
+    rows = np.array([0, 5, 5, 195, 77])  # 195 = the last pair for window 2 (N = 196)
+    for window in (1, 2, 3):
+        rows_w = rows[rows < len(ids) - 2 * window]
+        ctx, tgt = make_pairs(ids, window)
+        sub_ctx, sub_tgt = pairs_at(ids, rows_w, window)
+        assert torch.equal(sub_ctx, ctx[rows_w]) and torch.equal(sub_tgt, tgt[rows_w])
+        assert sub_ctx.dtype == sub_tgt.dtype == torch.int64
+    with pytest.raises(ValueError, match="rows"):
+        pairs_at(ids, np.array([196]), 2)
+    with pytest.raises(ValueError, match="rows"):
+        pairs_at(ids, np.array([-1]), 2)
 
 
 def test_mean_of_embedding_rows_equals_linear_on_averaged_one_hots():
