@@ -37,7 +37,7 @@ def ctx(run_once) -> Context:
 
 def test_five_runs_and_their_table(section, ctx: Context) -> None:
     acc = section.answers["val_acc"]
-    assert set(acc) == set(D.RUNS) and all(0.1 < a <= 1.0 for a in acc.values())
+    assert set(acc) == set(D.RUNS) and all(0.5 < a <= 1.0 for a in acc.values())  # chance is 0.1
     assert section.answers["best_two"] == sorted(acc, key=lambda k: -acc[k])[:2]
     assert len(section.tables["val_acc"]["rows"]) == 5
     assert (Path(ctx.out_dir) / section.figures["learning_curves"]["svg"]).exists()
