@@ -1,7 +1,9 @@
 # make report: install everything, then build the write-up (build/report.pdf, build/report.html).
 # make test:   install everything, then run the test suite (what CI runs).
 PY ?= python3
-# CPU wheel of torch on the project's machines; any torch >= 2.2 works, an installed one is kept.
+# torch when none is installed (any torch >= 2.2 works; an installed one is kept), from whatever
+# index pip is configured with: the CPU-only wheel where that index provides one (e.g. the PyTorch
+# CPU index, PIP_INDEX_URL=https://download.pytorch.org/whl/cpu); PyPI's Linux wheel bundles CUDA.
 TORCH ?= torch==2.13.0
 APT_PACKAGES = texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk \
                chromium poppler-utils

@@ -6,10 +6,11 @@ import (``import`` statements parsed with `ast`, restricted to this repository's
 non-Python file inside those packages, (2) its
 registry entry (id, title, parts, needs), (3) the `Context` fields that change results (quick,
 device, seed) and the data folder's identity (path, size and mtime of every file), (4) the
-versions of Python and the numerical libraries, and (5) the keys of the questions it ``needs``.
+versions of Python and the numerical libraries, and (5) for each question it ``needs``, that
+question's key and the SHA-256 of the files it wrote (so q5b's key follows q5a's embeddings).
 
 An entry, ``<out>/cache/<qid>.json``, holds the key, the section JSON (so derivation verification,
-which `Section.to_json` runs, is cached too), the seconds it took, and the files the stage wrote
+which `Section.to_json` runs, is cached too), the seconds it took and when it ran, and the files the stage wrote
 under ``out`` with their SHA-256; an entry whose files are gone or changed is a miss. Entries are
 written atomically.
 """
@@ -17,6 +18,7 @@ written atomically.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import hashlib
 import importlib.metadata
 import json
@@ -75,32 +77,65 @@ def _imports(path: Path, name: str, root: Path, packages: tuple[str, ...]) -> se
     return {m for m in found if m.split(".")[0] in packages and _module_file(m, root)}
 
 
+class SourceIndex:
+    """The project's source as stage keys see it, read once: each module's imports, the package
+    data files and every file's SHA-256. Make one per build (the 15 keys share most files); a
+    new one sees edits made since."""
+
+    def __init__(self, root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> None:
+        self.root, self.packages = Path(root), tuple(packages)
+        self._imports: dict[str, set[str]] = {}
+        self._data: list[Path] | None = None
+        self._digests: dict[Path, str] = {}
+
+    def imports(self, name: str, path: Path) -> set[str]:
+        if name not in self._imports:
+            self._imports[name] = _imports(path, name, self.root, self.packages)
+        return self._imports[name]
+
+    def closure(self, modules: Iterable[str]) -> list[Path]:
+        """Every project source file the ``modules`` load, transitively, with their packages' __init__s."""
+        todo, seen = list(modules), set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            parts = name.split(".")
+            todo.extend(".".join(parts[:k]) for k in range(1, len(parts)))  # parent packages run first
+            path = _module_file(name, self.root)
+            if path is not None:
+                todo.extend(self.imports(name, path))
+        files = {_module_file(n, self.root) for n in seen}
+        return sorted(f for f in files if f is not None)
+
+    def package_data(self) -> list[Path]:
+        """Non-Python files inside the project packages (tables, word lists a module may read):
+        they are part of every key, as no import names them."""
+        if self._data is None:
+            found = []
+            for pkg in self.packages:
+                for dirpath, dirnames, names in os.walk(self.root / pkg):
+                    dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+                    found += [Path(dirpath) / n for n in names
+                              if not n.endswith((".py", ".pyc")) and not n.startswith(".")]
+            self._data = sorted(found)
+        return self._data
+
+    def digest(self, path: Path) -> str:
+        if path not in self._digests:
+            self._digests[path] = _sha256(path)
+        return self._digests[path]
+
+
 def module_closure(modules: Iterable[str], root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> list[Path]:
-    """Every project source file the ``modules`` load, transitively, with their packages' __init__s."""
-    todo, seen = list(modules), set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        parts = name.split(".")
-        todo.extend(".".join(parts[:k]) for k in range(1, len(parts)))  # parent packages run first
-        path = _module_file(name, root)
-        if path is not None:
-            todo.extend(_imports(path, name, root, packages))
-    files = {_module_file(n, root) for n in seen}
-    return sorted(f for f in files if f is not None)
+    """Every project source file the ``modules`` load, transitively (see `SourceIndex.closure`)."""
+    return SourceIndex(root, packages).closure(modules)
 
 
 def package_data(root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> list[Path]:
-    """Non-Python files inside the project packages (tables, word lists a module may read): they
-    are part of every key, as no import names them."""
-    found = []
-    for pkg in packages:
-        for dirpath, dirnames, names in os.walk(root / pkg):
-            dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
-            found += [Path(dirpath) / n for n in names if not n.endswith((".py", ".pyc")) and not n.startswith(".")]
-    return sorted(found)
+    """Non-Python files inside the project packages (see `SourceIndex.package_data`)."""
+    return SourceIndex(root, packages).package_data()
 
 
 def data_identity(data_dir: Path | None) -> list[list[Any]]:
@@ -121,10 +156,15 @@ def part_name(part: Callable[..., Any]) -> str:
 
 
 def stage_key(question: Any, ctx: Any, versions: dict[str, str], data: list[list[Any]],
-              dep_keys: dict[str, str], root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> str:
-    """The cache key of ``question`` (a `registry.Question`) under ``ctx`` (see the docstring)."""
-    files = module_closure([p.__module__ for p in question.parts], root, packages) + package_data(root, packages)
-    h = hashlib.sha256()
+              needs: dict[str, Any], root: Path = REPO, packages: tuple[str, ...] = PACKAGES,
+              sources: SourceIndex | None = None) -> str:
+    """The cache key of ``question`` (a `registry.Question`) under ``ctx`` (see the docstring).
+
+    ``needs``: per needed question, what it left for this one (`needed`: its key and the SHA-256
+    of the files it wrote). ``sources``: the build's `SourceIndex` (default: a fresh one of
+    ``root``/``packages``)."""
+    sources = sources or SourceIndex(root, packages)
+    files = sources.closure([p.__module__ for p in question.parts]) + sources.package_data()
     facts = {
         "schema": SCHEMA,
         "question": [question.id, question.title, [part_name(p) for p in question.parts], list(question.needs)],
@@ -132,13 +172,21 @@ def stage_key(question: Any, ctx: Any, versions: dict[str, str], data: list[list
                     "data_dir": str(Path(ctx.data_dir).resolve()) if ctx.data_dir else None},
         "data": data,
         "versions": versions,
-        "needs": dep_keys,
-        "sources": [str(f.relative_to(root)) for f in files],
+        "needs": needs,
+        "sources": {str(f.relative_to(sources.root)): sources.digest(f) for f in files},
     }
-    h.update(json.dumps(facts, sort_keys=True).encode())
-    for f in files:
-        h.update(f.read_bytes())
-    return h.hexdigest()
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def needed(entry: dict[str, Any]) -> dict[str, Any]:
+    """What a question that ``needs`` this one depends on: its key and the files it wrote
+    (``entry`` as `StageCache.store`/`load` return it), so new output means a new key."""
+    return {"key": entry["key"], "artifacts": dict(entry.get("artifacts", {}))}
+
+
+def now() -> str:
+    """The local time, ISO 8601 to the second with its UTC offset (when a stage ran)."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def _sha256(path: Path) -> str:
@@ -193,6 +241,7 @@ class StageCache:
         changed = {rel for rel, st in after.items() if before.get(rel) != st}
         changed |= {f[ext] for f in section.get("figures", {}).values() for ext in ("pdf", "svg") if f.get(ext)}
         artifacts = {rel: _sha256(self.out / rel) for rel in sorted(changed) if (self.out / rel).is_file()}
-        entry = {"key": key, "qid": qid, "seconds": seconds, "artifacts": artifacts, "section": section}
+        entry = {"key": key, "qid": qid, "seconds": seconds, "ran_at": now(), "artifacts": artifacts,
+                 "section": section}
         write_json_atomic(self.dir / f"{qid}.json", entry)
         return entry

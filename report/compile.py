@@ -19,7 +19,7 @@ AUX = "_latex"
 TIMEOUT_S = 600  # a full report compiles in seconds; this only stops a hung TeX
 INSTALL_HINT = (
     "no TeX engine (latexmk/pdflatex) found: report.tex and report.html were written; for the PDF "
-    "run `make report` (installs TeX Live where apt-get works) or install texlive-latex-recommended "
+    "run `make sysdeps` (installs TeX Live where apt-get works as root) or install texlive-latex-recommended "
     "texlive-fonts-recommended latexmk, then `python -m report.render {results}`"
 )
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]*)\}")

@@ -7,6 +7,7 @@ LaTeX to inline/block MathML), ``tt`` (``<code>``). Everything else is escaped b
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -15,32 +16,25 @@ import jinja2
 from markupsafe import Markup, escape
 
 from report.mathml import to_mathml, to_mathml_wrapping
-from report.prose import segments
+from report.prose import render as render_prose
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def prose(value: Any) -> Markup:
-    """Prose: text escaped, paragraphs split on blank lines, math as MathML."""
-    out: list[str] = []
-    for kind, body in segments(str(value)):
-        if kind == "text":
-            out.append(str(escape(body)))
-        elif kind == "inline":
-            out.append(to_mathml(body))
-        elif kind == "display":
-            out.append(to_mathml_wrapping(body))
-        else:
-            out.append("<br><br>")
-    return Markup("".join(out))
+def prose(value: Any, failures: list[str] | None = None) -> Markup:
+    """Prose: text escaped, paragraphs split on blank lines, math as MathML (math that cannot be
+    converted is appended to ``failures``)."""
+    return Markup(render_prose(
+        value, text=lambda t: str(escape(t)), inline=lambda tex: to_mathml(tex, failures=failures),
+        display=lambda tex: to_mathml_wrapping(tex, failures), par="<br><br>"))
 
 
-def mathi(tex: str) -> Markup:
-    return to_mathml(str(tex))
+def mathi(tex: str, failures: list[str] | None = None) -> Markup:
+    return to_mathml(str(tex), failures=failures)
 
 
-def mathd(tex: str) -> Markup:
-    return to_mathml_wrapping(str(tex))
+def mathd(tex: str, failures: list[str] | None = None) -> Markup:
+    return to_mathml_wrapping(str(tex), failures)
 
 
 def tt(value: Any) -> Markup:
@@ -72,8 +66,9 @@ def inline_svg(path: Path, prefix: str) -> Markup | None:
     return Markup(text)
 
 
-def environment() -> jinja2.Environment:
-    """The Jinja environment for ``*.html.j2`` (one place configures it)."""
+def environment(failures: list[str] | None = None) -> jinja2.Environment:
+    """The Jinja environment for ``*.html.j2`` (one place configures it); its math filters append
+    the LaTeX they cannot convert to ``failures``."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -81,10 +76,14 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(prose=prose, mathi=mathi, mathd=mathd, tt=tt)
+    env.filters.update(
+        prose=functools.partial(prose, failures=failures), mathi=functools.partial(mathi, failures=failures),
+        mathd=functools.partial(mathd, failures=failures), tt=tt)
     return env
 
 
-def render(view: dict[str, Any], template: str = "report.html.j2") -> str:
-    """The report as one HTML page for ``view`` (see `report.view.report_view`)."""
-    return environment().get_template(template).render(**view)
+def render(view: dict[str, Any], template: str = "report.html.j2") -> tuple[str, list[str]]:
+    """The report as one HTML page for ``view`` (see `report.view.report_view`), and the LaTeX
+    snippets that could not be converted to MathML (shown as source on the page)."""
+    failures: list[str] = []
+    return environment(failures).get_template(template).render(**view), failures

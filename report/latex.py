@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from report.prose import segments
+from report.prose import render as render_prose
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -121,17 +121,9 @@ def mathd(tex: str) -> TeX:
 
 def prose(value: Any) -> TeX:
     """Prose: text escaped, ``$...$`` and ``$$...$$`` math kept as LaTeX."""
-    out = []
-    for kind, body in segments(str(value)):
-        if kind == "text":
-            out.append(escape(body))
-        elif kind == "inline":
-            out.append(f"${_math_unicode(body)}$")
-        elif kind == "display":
-            out.append(f"\n\\begin{{center}}{mathd(body)}\\end{{center}}\n")
-        else:
-            out.append("\n\n")
-    return TeX("".join(out))
+    return TeX(render_prose(
+        value, text=escape, inline=lambda tex: f"${_math_unicode(tex)}$",
+        display=lambda tex: f"\n\\begin{{center}}{mathd(tex)}\\end{{center}}\n", par="\n\n"))
 
 
 _BREAK_AFTER = re.compile(r"(\\textbackslash\{\}|\\_|\.(?=[A-Za-z])|[-+*/,=;:)\]]|-\{\})")  # a.b, a_b, a+b ...

@@ -3,7 +3,7 @@
 Browsers lay MathML out natively (Chromium >= 109, Firefox, Safari) but never break a formula
 across lines, so a long display formula is cut at its top-level ``+``, ``-`` and ``=`` into pieces
 that wrap like words (`to_mathml_wrapping`). A snippet the converter cannot read is shown as its
-LaTeX source, marked, and remembered in `failures` so the build can say which ones.
+LaTeX source, marked, and appended to the caller's ``failures`` list so the build can say which.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 from latex2mathml.converter import convert
 from markupsafe import Markup
 
-failures: list[str] = []  # LaTeX snippets that could not be converted during this process
 LONG_MATH = 220  # display LaTeX longer than this (characters) wraps at its top-level operators
 _TOKEN = re.compile(r"\\(?:begin|end|left|right)\b|\\[A-Za-z]+|\\.|[{}+=-]|[^\\{}+=-]+")
 
@@ -36,8 +35,9 @@ def _convert(tex: str, display: bool) -> str:
     return mathml
 
 
-def to_mathml(tex: str, display: bool = False) -> Markup:
-    """``tex`` as a ``<math>`` element (block when ``display``); its source kept as ``alttext``."""
+def to_mathml(tex: str, display: bool = False, failures: list[str] | None = None) -> Markup:
+    """``tex`` as a ``<math>`` element (block when ``display``); its source kept as ``alttext``.
+    LaTeX that cannot be converted is shown as marked source and appended to ``failures``."""
     if not isinstance(tex, str):
         raise TypeError(f"tex must be a str, got {type(tex).__name__}")
     tex = tex.strip()
@@ -46,7 +46,8 @@ def to_mathml(tex: str, display: bool = False) -> Markup:
     try:
         mathml = _convert(tex, display)
     except Exception:  # latex2mathml raises many kinds; any of them means "cannot render"
-        failures.append(tex)
+        if failures is not None:
+            failures.append(tex)
         cls = "tex-error block" if display else "tex-error"
         return Markup(f'<code class="{cls}" title="math that could not be converted">{html.escape(tex)}</code>')
     alt = html.escape(tex, quote=True)
@@ -70,15 +71,15 @@ def split_top_level(tex: str) -> list[str]:
     return [p for p in pieces if p.strip()]
 
 
-def to_mathml_wrapping(tex: str) -> Markup:
+def to_mathml_wrapping(tex: str, failures: list[str] | None = None) -> Markup:
     """Display math; when long, as pieces that wrap across lines (each in display style)."""
     pieces = split_top_level(tex) if len(tex) > LONG_MATH else [tex]
     if len(pieces) < 2:
-        return to_mathml(tex, display=True)
+        return to_mathml(tex, display=True, failures=failures)
     try:
         # "{}" before a leading operator keeps its binary spacing ("a" "{}+ b" reads as a + b)
         parts = [_convert("\\displaystyle " + ("{}" if k else "") + p.strip(), False) for k, p in enumerate(pieces)]
     except Exception:  # a piece that does not parse alone: fall back to one block
-        return to_mathml(tex, display=True)
+        return to_mathml(tex, display=True, failures=failures)
     alt = html.escape(tex, quote=True)
     return Markup(f'<div class="math-long" role="math" aria-label="{alt}">' + " ".join(parts) + "</div>")

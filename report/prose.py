@@ -3,12 +3,15 @@
 `segments` splits a string into ``("text", s)``, ``("inline", tex)``, ``("display", tex)`` and
 ``("par", "")`` (a blank line: new paragraph). ``\\$`` is a literal dollar sign; a ``$`` with no
 closing partner (or whose math would span a blank line) is literal text too, so strings such as
-corpus words or shell snippets containing a stray ``$`` still render. Both output formats use it.
+corpus words or shell snippets containing a stray ``$`` still render. `render` turns the segments
+into one output format's markup, given a callback per kind; both formats use it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 _PAR = re.compile(r"\n[ \t]*\n\s*")
 
@@ -51,26 +54,17 @@ def segments(s: str) -> list[tuple[str, str]]:
         if s.startswith("\\$", i):
             buf.append("$")
             i += 2
-        elif s.startswith("$$", i):
-            j = _find_close(s, i + 2, "$$")
-            body = s[i + 2 : j] if j >= 0 else ""
-            if j < 0 or not body.strip() or _PAR.search(body):
-                buf.append("$$")
-                i += 2
-                continue
-            flush()
-            out.append(("display", body.strip()))
-            i = j + 2
         elif s[i] == "$":
-            j = _find_close(s, i + 1, "$")
-            body = s[i + 1 : j] if j >= 0 else ""
+            delim, kind = ("$$", "display") if s.startswith("$$", i) else ("$", "inline")
+            j = _find_close(s, i + len(delim), delim)
+            body = s[i + len(delim) : j] if j >= 0 else ""
             if j < 0 or not body.strip() or _PAR.search(body):
-                buf.append("$")
-                i += 1
+                buf.append(delim)
+                i += len(delim)
                 continue
             flush()
-            out.append(("inline", body.strip()))
-            i = j + 1
+            out.append((kind, body.strip()))
+            i = j + len(delim)
         else:
             buf.append(s[i])
             i += 1
@@ -81,3 +75,11 @@ def segments(s: str) -> list[tuple[str, str]]:
 def has_math(s: str) -> bool:
     """Whether ``s`` holds at least one math segment."""
     return any(kind in ("inline", "display") for kind, _ in segments(s))
+
+
+def render(value: Any, text: Callable[[str], str], inline: Callable[[str], str],
+           display: Callable[[str], str], par: str) -> str:
+    """``value`` as prose in an output format: each segment through its callback (``text`` for
+    text, ``inline``/``display`` for math), ``par`` between paragraphs, joined."""
+    make = {"text": text, "inline": inline, "display": display, "par": lambda _: par}
+    return "".join(make[kind](body) for kind, body in segments(str(value)))

@@ -17,8 +17,8 @@ from typing import Any
 
 from numeric.files import write_text_atomic
 from report import compile as texcompile
-from report import html, latex, mathml
-from report.view import report_view
+from report import html, latex
+from report.view import FigureFiles, report_view
 
 
 @dataclass
@@ -30,7 +30,8 @@ class Rendered:
     pdf: Path | None = None
     pdf_ran: bool = False
     notes: list[str] = field(default_factory=list)  # one line each: missing TeX, math not converted, ...
-    passed: bool = False  # every check in results.json passed
+    passed: bool = False  # the report's verdict (`report.view`): every question has checks, all passed, ...
+    failed: dict[str, list[str]] = field(default_factory=dict)  # question id -> why it failed
 
 
 def _figure_path(out: Path, rel: str) -> Path | None:
@@ -43,16 +44,24 @@ def _figure_path(out: Path, rel: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _attach_figures(view: dict[str, Any], out: Path) -> list[str]:
-    notes = []
-    for q in view["questions"]:
-        for i, f in enumerate(q["figures"]):
-            f["pdf_ok"] = _figure_path(out, f["pdf"]) is not None
-            svg = _figure_path(out, f["svg"])
-            f["svg_markup"] = html.inline_svg(svg, f"{q['id']}-f{i}") if svg else None
-            if not f["pdf_ok"] or f["svg_markup"] is None:
-                notes.append(f"{q['id']}: figure {f['name']!r} is missing a file ({f['pdf']!r}, {f['svg']!r})")
-    return notes
+def figure_files(out: Path) -> FigureFiles:
+    """The view's figure lookup (`report.view.FigureFiles`) for figures stored under ``out``."""
+
+    def find(prefix: str, fig: dict[str, Any]) -> dict[str, Any]:
+        svg = _figure_path(out, fig["svg"])
+        return {"pdf_ok": _figure_path(out, fig["pdf"]) is not None,
+                "svg_markup": html.inline_svg(svg, prefix) if svg else None}
+
+    return find
+
+
+def _drop_stale_pdf(out: Path, why: str) -> list[str]:
+    """Remove an earlier build's report.pdf, which no longer matches report.tex; a note if there was one."""
+    pdf = out / "report.pdf"
+    if not pdf.is_file():
+        return []
+    pdf.unlink()
+    return [f"removed {pdf} of an earlier build ({why}): it did not match this report.tex"]
 
 
 def load(results_path: Path) -> dict[str, Any]:
@@ -70,24 +79,32 @@ def render(results_path: Path, pdf: bool = True, force: bool = False) -> Rendere
     """Write report.tex and report.html (and report.pdf when ``pdf``) beside ``results_path``.
 
     A missing TeX engine is a note, not an error; a LaTeX failure raises `report.compile.LatexError`.
+    Without a new PDF (``pdf`` false, no TeX, a LaTeX failure) an earlier report.pdf is removed.
     """
     results_path = Path(results_path)
     out = results_path.parent
-    view = report_view(load(results_path))
-    notes = _attach_figures(view, out)
+    view = report_view(load(results_path), figure_files(out))
+    notes = [f"{q['id']}: figure {f['name']!r} is missing a file ({f['pdf']!r}, {f['svg']!r})"
+             for q in view["questions"] for f in q["figures"] if f["missing"]]
     tex_path, html_path = out / "report.tex", out / "report.html"
     write_text_atomic(tex_path, latex.render(view))
-    before = len(mathml.failures)
-    write_text_atomic(html_path, html.render(view))
-    bad_math = mathml.failures[before:]
+    page, bad_math = html.render(view)
+    write_text_atomic(html_path, page)
     if bad_math:
         notes.append(f"{len(bad_math)} math snippet(s) could not be converted to MathML, e.g. {bad_math[0]!r}")
-    done = Rendered(tex=tex_path, html=html_path, notes=notes, passed=view["passed"])
-    if pdf:
-        try:
-            done.pdf, done.pdf_ran = texcompile.compile_pdf(tex_path, force=force)
-        except texcompile.TexMissing as exc:
-            done.notes.append(str(exc))
+    failed = {q["id"]: q["problems"] for q in view["questions"] if not q["passed"]}
+    done = Rendered(tex=tex_path, html=html_path, notes=notes, passed=view["passed"], failed=failed)
+    if not pdf:
+        done.notes += _drop_stale_pdf(out, "--no-pdf")
+        return done
+    try:
+        done.pdf, done.pdf_ran = texcompile.compile_pdf(tex_path, force=force)
+    except texcompile.TexMissing as exc:
+        done.notes.append(str(exc))
+        done.notes += _drop_stale_pdf(out, "no TeX engine")
+    except texcompile.LatexError:
+        _drop_stale_pdf(out, "LaTeX failed")
+        raise
     return done
 
 
@@ -104,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     for note in done.notes:
         print(note)
     print(f"wrote {done.tex}, {done.html}" + (f", {done.pdf}" if done.pdf else ""))
+    for qid, problems in done.failed.items():
+        print(f"FAILED {qid}: {'; '.join(problems)}")
     return 0 if done.passed else 1
 
 

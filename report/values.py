@@ -1,6 +1,7 @@
 """How values print in the report: numbers, measured errors, and nested answer values.
 
-`tree` turns a JSON value (answers, metrics) into nodes the templates render recursively:
+`tree` turns a JSON value (answers, metrics) into nodes the templates render recursively
+(`scalar` makes the leaves, and table cells):
 ``{"kind": "scalar", "text": str, "style": "number"|"mono"|"prose"|"literal"}``,
 ``{"kind": "list", "entries": [node], "inline": bool, "more": int}`` and
 ``{"kind": "dict", "entries": [(key, node)], "inline": bool}``. Strings print verbatim in monospace (SymPy strings as
@@ -54,13 +55,18 @@ def as_float(x: Any) -> float:
         return math.inf
 
 
-def _scalar(value: Any) -> dict[str, Any]:
+def scalar(value: Any, in_table: bool = False) -> dict[str, Any]:
+    """A scalar node. Strings print in monospace (SymPy strings as given) unless they hold math,
+    which renders as prose; in a table cell (``in_table``) every string is prose (a column of
+    words) and null is blank."""
     if value is None:
-        return {"kind": "scalar", "text": "null", "style": "literal"}
+        return {"kind": "scalar", "text": "", "style": "number"} if in_table else {
+            "kind": "scalar", "text": "null", "style": "literal"}
     if isinstance(value, (bool, int, float)):
         return {"kind": "scalar", "text": number(value), "style": "number"}
     text = str(value)
-    return {"kind": "scalar", "text": text, "style": "prose" if has_math(text) else "mono"}
+    prose = isinstance(value, str) and (in_table or has_math(text))
+    return {"kind": "scalar", "text": text, "style": "prose" if prose else "mono"}
 
 
 def tree(value: Any, max_items: int = MAX_ITEMS) -> dict[str, Any]:
@@ -76,13 +82,4 @@ def tree(value: Any, max_items: int = MAX_ITEMS) -> dict[str, Any]:
         items = [tree(v, max_items) for v in shown]  # lists of plain scalars print inline, wrapping
         inline = all(n["kind"] == "scalar" and n["style"] != "prose" for n in items)
         return {"kind": "list", "entries": items, "inline": inline, "more": len(value) - len(shown)}
-    return _scalar(value)
-
-
-def cell(value: Any) -> dict[str, Any]:
-    """A table cell: numbers formatted, strings as prose (they may hold math), others as JSON."""
-    if isinstance(value, str):
-        return {"text": value, "style": "prose"}
-    if value is None or isinstance(value, (bool, int, float)):
-        return {"text": number(value) if value is not None else "", "style": "number"}
-    return {"text": str(value), "style": "mono"}
+    return scalar(value)

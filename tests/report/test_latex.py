@@ -64,7 +64,7 @@ def test_fixture_compiles_and_shows_what_it_holds(fixture_out, hostile):
     assert "antony’s" in flat and "<script>alert(1)</script>" in flat
     assert "DRAFT (--quick)" in flat
     assert "Question 1A Dropout equivalence to l2 regularization" in flat
-    assert "FAILED" in flat and "3 of 4 steps hold" in flat and "2 of 6 checks FAILED" in flat
+    assert "FAILED" in flat and "3 of 4 steps hold" in flat and "2 of 6 checks failed" in flat
     assert "figure file missing" in flat
     again = render(fixture_out / "results.json")  # nothing changed: no second compile
     assert again.pdf == done.pdf and not again.pdf_ran
@@ -113,10 +113,12 @@ def test_a_failed_compile_keeps_the_previous_pdf(tmp_path):
 
 def test_no_tex_engine_is_a_note_with_the_fix(fixture_out, monkeypatch):
     monkeypatch.setattr(texcompile.shutil, "which", lambda name: None)
+    (fixture_out / "report.pdf").write_bytes(b"%PDF- an earlier build's")
     done = render(fixture_out / "results.json")
     assert done.pdf is None and done.tex.is_file() and done.html.is_file()
-    (note,) = [n for n in done.notes if "TeX" in n]
-    assert "make report" in note and "\n" not in note
+    (note,) = [n for n in done.notes if n.startswith("no TeX engine")]
+    assert "make sysdeps" in note and "make report" not in note and "\n" not in note
+    assert not (fixture_out / "report.pdf").exists() and any(n.startswith("removed ") for n in done.notes)
 
 
 def test_log_excerpt_falls_back_to_the_tail():
