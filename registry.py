@@ -19,6 +19,8 @@ from derivations import (
     q4a_init,
     q4b_weight_decay,
     q4c_adam,
+    q4c_adamw,
+    q4c_l2_coupling,
 )
 from derivations.core import Context, Section
 from numeric import (
@@ -46,6 +48,12 @@ from numeric import (
 )
 from numeric import (
     q4c_adam as q4c_numeric,
+)
+from numeric import (
+    q4c_adamw as q4c_adamw_numeric,
+)
+from numeric import (
+    q4c_l2_coupling as q4c_l2_numeric,
 )
 
 Part = Callable[[Context], Section]
@@ -79,7 +87,12 @@ QUESTIONS: tuple[Question, ...] = (
         (q4a_init.derive, q4a_numeric.check, q4a_histograms.run),
     ),
     Question("q4b", "4B SGD and weight decay", (q4b_weight_decay.derive, q4b_numeric.check)),
-    Question("q4c", "4C Optimizers: Adam bias correction, ℓ2 vs decoupled decay, AdamW", (q4c_adam.derive, q4c_numeric.check)),
+    Question(
+        "q4c",
+        "4C Optimizers: Adam bias correction, ℓ2 vs decoupled decay, AdamW",
+        (q4c_adam.derive, q4c_l2_coupling.derive, q4c_adamw.derive,
+         q4c_numeric.bias, q4c_l2_numeric.check, q4c_adamw_numeric.check),
+    ),  # fmt: skip
     Question("q4d", "4D Comparing optimizers", (q4d_optimizers.run,)),
     Question("q4e", "4E Data augmentation", (q4e_augmentation.run,)),
     Question("q5a", "5A Continuous Bag of Words (CBOW)", (q5a_cbow.run,)),

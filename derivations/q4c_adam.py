@@ -222,7 +222,5 @@ def bias_section() -> Section:
 
 
 def derive(ctx: Context) -> Section:
-    """All of Q4C: bias correction (here), l2 coupling (Q4C.2), AdamW (Q4C.3)."""
-    from derivations import q4c_adamw, q4c_l2_coupling
-
-    return bias_section().merge(q4c_l2_coupling.derive(ctx)).merge(q4c_adamw.derive(ctx))
+    """Q4C.1, bias correction; registry.py lists Q4C.2 (`q4c_l2_coupling`) and Q4C.3 (`q4c_adamw`) after it."""
+    return bias_section()

@@ -95,7 +95,7 @@ def _adamw() -> Derivation:
 
 
 def derive(ctx: Context) -> Section:
-    """Q4C.3's derivation and prose (merged into Q4C by `derivations.q4c_adam.derive`)."""
+    """Q4C.3's derivation and prose (a part of Q4C in registry.py)."""
     matching = latex(matching_l2().subs(v_hat, sp.Symbol("vhat_j", positive=True)))
     text = {
         "adamw": (

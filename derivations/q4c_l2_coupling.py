@@ -162,7 +162,7 @@ def _adam() -> Derivation:
 
 
 def derive(ctx: Context) -> Section:
-    """Q4C.2's derivations and prose (merged into Q4C by `derivations.q4c_adam.derive`)."""
+    """Q4C.2's derivations and prose (a part of Q4C in registry.py)."""
     momentum = _momentum()
     amp = momentum.result.expr.subs({rho: RHO_EXAMPLE, lam: 1, w_const: 1})
     text = {

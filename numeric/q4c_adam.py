@@ -1,12 +1,12 @@
-"""Q4C numeric: Adam's bias correction by simulation; `check` returns all of Q4C's checks.
+"""Q4C numeric: Adam's bias correction by simulation (the stage `bias`).
 
 `BiasConfig.runs` independent runs of Adam's moment recursions on stationary random gradients
 ``g ~ N(mu, sigma^2)``: at every step ``t`` the run-average of ``m_hat_t`` is ``mu`` and of ``v_hat_t`` is
 ``E g^2`` within ``Z`` standard errors, the uncorrected ``m_t``, ``v_t`` average to the *derived*
 ``E[m_t] = mu (1 - beta^t)`` (lambdified from `derivations.q4c_adam`) and are detectably biased
 wherever the derived bias exceeds the noise. With drifting means, ``E[m_hat_t]`` is the derived
-``E g_t + zeta / (1 - beta^t)``. Q4C.2 and Q4C.3 checks: `numeric.q4c_l2_coupling`, `numeric.q4c_adamw`
-(`check` here merges the three until the registry lists them as parts of Q4C).
+``E g_t + zeta / (1 - beta^t)``. Q4C.2 and Q4C.3 checks: `numeric.q4c_l2_coupling`, `numeric.q4c_adamw`;
+registry.py lists all three as parts of Q4C.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import sympy as sp
 from derivations.core import Check, Context, Section
 from derivations.q4c_adam import Eg, bias_correction, zeta
 from derivations.symbols import beta, t
-from numeric import q4c_adamw, q4c_l2_coupling
 from numeric.checks import separates, verdict
 from numeric.q4c_figures import bias_figure
 
-__all__ = ["BiasConfig", "bias", "bias_check", "check", "simulate", "verdict", "z_scores"]  # verdict: numeric.checks
+__all__ = ["BiasConfig", "bias", "bias_check", "simulate", "verdict", "z_scores"]  # verdict: numeric.checks
 
 
 @dataclass(frozen=True)
@@ -180,11 +179,3 @@ def bias(ctx: Context) -> Section:
     cfg = BiasConfig(runs=5000) if ctx is not None and ctx.quick else BiasConfig()
     return bias_check(cfg, ctx)
 
-
-def check(ctx: Context) -> Section:
-    """All of Q4C's numeric checks: bias correction, l2 effective decay, torch semantics / AdamW.
-
-    Kept while registry.py lists this one stage; listing `bias`, `numeric.q4c_l2_coupling.check`
-    and `numeric.q4c_adamw.check` there as parts of q4c makes it unnecessary.
-    """
-    return bias(ctx).merge(q4c_l2_coupling.check(ctx)).merge(q4c_adamw.check(ctx))

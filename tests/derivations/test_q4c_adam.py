@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from derivations.core import Step
+from derivations.core import Section, Step
 from derivations.q4c_adam import bias_correction, bias_section, derive, ema_unrolled, geometric_sum, mu, zeta
 from derivations.symbols import beta, t
 
@@ -76,8 +76,14 @@ def test_stationary_steps_fail_for_a_wrong_correction():
     assert not wrong.verify("w").passed
 
 
-def test_derive_merges_all_of_q4c_in_order():
-    s = derive(None)
+def test_q4c_derivations_merge_in_order():
+    from registry import BY_ID
+
+    assert list(derive(None).text) == ["bias_correction", "nonstationary"]
+    s = Section()
+    for part in BY_ID["q4c"].parts:
+        if part.__module__.startswith("derivations."):
+            s.merge(part(None))
     assert list(s.text) == [
         "bias_correction",
         "nonstationary",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from derivations.core import Context
-from numeric.q4c_adam import BiasConfig, bias_check, check, simulate, z_scores
+from numeric.q4c_adam import BiasConfig, bias_check, simulate, z_scores
 
 CFG = BiasConfig(runs=4000)  # 5x fewer runs than the build: still ~8 SE of bias at t = 1 for m
 
@@ -38,8 +38,10 @@ def test_bad_config_rejected():
         bias_check(BiasConfig(runs=10))
 
 
-def test_check_merges_all_of_q4c(tmp_path):
-    sec = check(Context(out_dir=tmp_path, data_dir=tmp_path, quick=True))
+def test_q4c_stage_merges_all_of_q4c(tmp_path):
+    from registry import BY_ID
+
+    sec = BY_ID["q4c"].run(Context(out_dir=tmp_path, data_dir=tmp_path, quick=True))
     assert not [c.name for c in sec.checks if not c.passed]
     assert {"bias_correction_check", "l2_measured", "adamw_check"} <= set(sec.text)
     assert "l2_effective_decay" in sec.tables
