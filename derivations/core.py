@@ -295,7 +295,7 @@ class Section:
             "tables": self.tables,
             "metrics": self.metrics,
             "text": self.text,
-            "passed": all(c.passed for c in checks),
+            "passed": bool(checks) and all(c.passed for c in checks),  # no checks: nothing shown right
         }
 
 

@@ -249,8 +249,8 @@ def unserialisable(ctx: Context) -> Section:
 
 def test_a_question_without_checks_fails_the_build(tmp_path, capsys):
     rc, results = _run(tmp_path, _questions(("qa", "1A First", (good,), ()), ("qn", "2A Empty", (no_checks,), ())))
-    assert results["qn"]["passed"]  # Section.to_json: all([]) ...
-    assert rc == build.EXIT_FAILED_CHECKS and "FAILED qn: no checks ran" in capsys.readouterr().out  # ... but not the report
+    assert results["qn"]["passed"] is False  # Section.to_json: no checks is not a pass
+    assert rc == build.EXIT_FAILED_CHECKS and "FAILED qn: no checks ran" in capsys.readouterr().out
     assert "1 of 2 questions FAILED" in (tmp_path / "report.html").read_text()
 
 
